@@ -1,0 +1,25 @@
+"""Writes to user accounts."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+
+@transaction.atomic
+def user_register(*, username: str, email: str, password: str) -> AbstractUser:
+    User = get_user_model()
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": ["A user with that username already exists."]})
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": ["A user with that email already exists."]})
+    candidate = User(username=username, email=email)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    user: AbstractUser = User.objects.create_user(username=username, email=email, password=password)
+    return user

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from accounts_app.views import RegisterView, TokenRefresh, TokenView
+
+urlpatterns = [
+    path("auth/register/", RegisterView.as_view(), name="register"),
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("auth/token/refresh/", TokenRefresh.as_view(), name="token-refresh"),
+]

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class RecurrenceConfig(AppConfig):
+    name = "recurrence_app"
+    verbose_name = "Recurring series"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Writes to recurring series (filled in by the recurrence work)."""

@@ -1,0 +1,135 @@
+"""Query parameters of the task list. Every filter combines with every other (AND)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from tasks_app.models import Priority, Status, Task
+from tasks_app.selectors import DEFAULT_ORDERING, parse_ordering, task_order, task_search
+from tasks_app.validation import normalize_tags
+
+BOOLEAN_CHOICES = (("true", "true"), ("false", "false"))
+
+
+class CommaListField(forms.Field):
+    """Accepts `a,b` and repeated parameters (`?x=a&x=b`)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        values = value if isinstance(value, list) else [value] if value else []
+        return [part.strip() for item in values for part in str(item).split(",") if part.strip()]
+
+    def validate(self, value: Any) -> None:
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+
+
+class CommaListFilter(django_filters.Filter):
+    field_class = CommaListField
+
+
+class TaskFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Status.choices)
+    priority = CommaListFilter(method="filter_priority")
+    tags = CommaListFilter(method="filter_tags_any")
+    tags_all = CommaListFilter(method="filter_tags_all")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    overdue = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_overdue")
+    has_due = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_has_due")
+    recurring = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_recurring")
+    series = django_filters.UUIDFilter(field_name="series_id")
+    search = django_filters.CharFilter(method="filter_search", max_length=500)
+    ordering = django_filters.CharFilter(method="filter_ordering_noop", max_length=200)
+
+    class Meta:
+        model = Task
+        fields: list[str] = []
+
+    def filter_priority(
+        self, queryset: QuerySet[Task], name: str, value: list[str]
+    ) -> QuerySet[Task]:
+        if not value:
+            return queryset
+        return queryset.filter(priority__in=[Priority.from_name(v) for v in value])
+
+    def filter_tags_any(
+        self, queryset: QuerySet[Task], name: str, value: list[str]
+    ) -> QuerySet[Task]:
+        return queryset.filter(tags__overlap=value) if value else queryset
+
+    def filter_tags_all(
+        self, queryset: QuerySet[Task], name: str, value: list[str]
+    ) -> QuerySet[Task]:
+        return queryset.filter(tags__contains=value) if value else queryset
+
+    def filter_overdue(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
+        overdue = Q(status=Status.PENDING, due_at__lt=timezone.now())
+        return queryset.filter(overdue) if value == "true" else queryset.exclude(overdue)
+
+    def filter_has_due(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
+        return queryset.filter(due_at__isnull=value != "true")
+
+    def filter_recurring(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
+        return queryset.filter(series__isnull=value != "true")
+
+    def filter_search(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
+        return task_search(queryset, value) if value.strip() else queryset
+
+    def filter_ordering_noop(
+        self, queryset: QuerySet[Task], name: str, value: str
+    ) -> QuerySet[Task]:
+        return queryset  # applied last, in filter_queryset, after search has annotated rank
+
+    def clean_list(self, field: str, validate: Any) -> None:
+        values = self.form.cleaned_data.get(field) or []
+        try:
+            validate(values)
+        except forms.ValidationError as exc:
+            self.form.add_error(field, exc)
+        except Exception as exc:  # Django's ValidationError from normalize_tags
+            messages = getattr(exc, "message_dict", {}).get("tags") or [str(exc)]
+            self.form.add_error(field, messages)
+
+    def is_valid(self) -> bool:
+        if not super().is_valid():
+            return False
+        data = self.form.cleaned_data
+        for value in data.get("priority") or []:
+            if value not in Priority.labels:
+                self.form.add_error(
+                    "priority",
+                    f"Unknown priority {value!r}; use low, medium, high or urgent.",
+                )
+        for field in ("tags", "tags_all"):
+            self.clean_list(field, normalize_tags)
+        raw_ordering = data.get("ordering")
+        if raw_ordering:
+            try:
+                keys = parse_ordering(raw_ordering)
+            except ValueError as exc:
+                self.form.add_error("ordering", str(exc))
+            else:
+                if any(k.removeprefix("-") == "rank" for k in keys) and not data.get("search"):
+                    self.form.add_error("ordering", "Ordering by rank needs a search.")
+        return not self.form.errors
+
+    def filter_queryset(self, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        data = self.form.cleaned_data
+        for field in ("tags", "tags_all"):
+            if data.get(field):
+                data[field] = normalize_tags(data[field])
+        queryset = super().filter_queryset(queryset)
+        if data.get("ordering"):
+            keys = parse_ordering(data["ordering"])
+        elif data.get("search"):
+            keys = ["-rank", *DEFAULT_ORDERING]
+        else:
+            keys = list(DEFAULT_ORDERING)
+        return task_order(queryset, keys)

@@ -1,0 +1,88 @@
+"""Tasks: the unit of work a user owns."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+
+
+class Status(models.TextChoices):
+    PENDING = "pending"
+    COMPLETED = "completed"
+
+
+class Priority(models.IntegerChoices):
+    """Stored as numbers so that sorting follows urgency; the API speaks names only."""
+
+    LOW = 1, "low"
+    MEDIUM = 2, "medium"
+    HIGH = 3, "high"
+    URGENT = 4, "urgent"
+
+    @classmethod
+    def from_name(cls, name: str) -> Priority:
+        return {member.label: member for member in cls}[name]
+
+
+class Task(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    tags = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    series = models.ForeignKey(
+        "recurrence_app.RecurringSeries",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="instances",
+    )
+    # The occurrence of its series this task stands for; with `series`, unique.
+    occurrence = models.DateTimeField(null=True, blank=True)
+    is_exception = models.BooleanField(default=False)
+    # Maintained by a database trigger (see migration 0002): title A, tags B, description C.
+    search_vector = SearchVectorField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                "owner",
+                "status",
+                models.F("priority").desc(),
+                models.F("due_at").asc(),
+                name="task_owner_status_prio_idx",
+            ),
+            models.Index(fields=["owner", "due_at"], name="task_owner_due_idx"),
+            models.Index(fields=["owner", "created_at"], name="task_owner_created_idx"),
+            models.Index(fields=["owner", "updated_at"], name="task_owner_updated_idx"),
+            GinIndex(fields=["tags"], name="task_tags_gin"),
+            GinIndex(fields=["search_vector"], name="task_search_gin"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "occurrence"],
+                name="task_unique_occurrence",
+                condition=models.Q(series__isnull=False),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending", completed_at__isnull=True)
+                | models.Q(status="completed", completed_at__isnull=False),
+                name="task_completed_at_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

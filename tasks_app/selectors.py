@@ -1,0 +1,60 @@
+"""Reads of tasks: the owner's queryset, full-text search and multi-key ordering."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, OrderBy, QuerySet
+from django.shortcuts import get_object_or_404
+
+from tasks_app.models import Task
+
+ORDERING_KEYS = ("priority", "due_at", "created_at", "updated_at", "title", "rank")
+DEFAULT_ORDERING = ("-priority", "due_at")
+
+
+def task_queryset(*, user: User) -> QuerySet[Task]:
+    return Task.objects.filter(owner_id=user.pk)
+
+
+def task_get(*, user: User, task_id: object) -> Task:
+    """The user's task or a 404: another user's task is indistinguishable from a missing one."""
+    return get_object_or_404(task_queryset(user=user), pk=task_id)
+
+
+def task_search(queryset: QuerySet[Task], text: str) -> QuerySet[Task]:
+    """Match `text` (web search syntax: quotes, OR, -word) and annotate `rank`."""
+    query = SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
+    return queryset.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+
+
+def parse_ordering(raw: str) -> list[str]:
+    """Split and check an `ordering` value; raise ValueError naming the bad key."""
+    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    if not keys:
+        raise ValueError("Give at least one ordering key.")
+    seen: set[str] = set()
+    for key in keys:
+        name = key.removeprefix("-")
+        if name not in ORDERING_KEYS:
+            raise ValueError(f"Unknown ordering key {name!r}; use {', '.join(ORDERING_KEYS)}.")
+        if name in seen:
+            raise ValueError(f"Ordering key {name!r} is given twice.")
+        seen.add(name)
+    return keys
+
+
+def task_order(queryset: QuerySet[Task], keys: list[str]) -> QuerySet[Task]:
+    """Order by `keys`; tasks without a due date come last whichever way due_at sorts."""
+    expressions: list[OrderBy] = []
+    for key in keys:
+        descending = key.startswith("-")
+        name = key.removeprefix("-")
+        expression = F(name)
+        expressions.append(
+            expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+        )
+    # A unique tail keeps pages stable when the chosen keys tie.
+    expressions.extend([F("created_at").desc(), F("id").asc()])
+    return queryset.order_by(*expressions)

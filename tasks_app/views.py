@@ -1,0 +1,109 @@
+"""Thin task endpoints: validate, call one service, answer with the task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tasks_app import services
+from tasks_app.filters import TaskFilter
+from tasks_app.models import Task
+from tasks_app.selectors import task_get, task_queryset
+from tasks_app.serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
+
+PAGING_PARAMS = {"page", "page_size"}
+
+LIST_PARAMETERS = [
+    OpenApiParameter("status", str, enum=["pending", "completed"]),
+    OpenApiParameter("priority", str, many=True, description="low, medium, high, urgent"),
+    OpenApiParameter("tags", str, many=True, description="any of these tags"),
+    OpenApiParameter("tags_all", str, many=True, description="all of these tags"),
+    OpenApiParameter("due_before", OpenApiTypes.DATETIME),
+    OpenApiParameter("due_after", OpenApiTypes.DATETIME),
+    OpenApiParameter("overdue", str, enum=["true", "false"]),
+    OpenApiParameter("has_due", str, enum=["true", "false"]),
+    OpenApiParameter("recurring", str, enum=["true", "false"]),
+    OpenApiParameter("series", OpenApiTypes.UUID),
+    OpenApiParameter("search", str, description="web search syntax over title, description, tags"),
+    OpenApiParameter(
+        "ordering",
+        str,
+        description="comma list of priority, due_at, created_at, updated_at, title, rank; "
+        "'-' for descending",
+    ),
+    OpenApiParameter("page", int),
+    OpenApiParameter("page_size", int, description="1-200, default 50"),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=LIST_PARAMETERS, responses=TaskSerializer),
+    create=extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer}),
+    retrieve=extend_schema(responses=TaskSerializer),
+    partial_update=extend_schema(request=TaskUpdateSerializer, responses=TaskSerializer),
+    complete=extend_schema(request=None, responses=TaskSerializer),
+    reopen=extend_schema(request=None, responses=TaskSerializer),
+)
+class TaskViewSet(viewsets.GenericViewSet[Task]):
+    serializer_class = TaskSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Task]:
+        return task_queryset(user=self.request.user).prefetch_related("reminders")  # type: ignore[arg-type]
+
+    def get_object(self) -> Task:
+        return task_get(user=self.request.user, task_id=self.kwargs["pk"])  # type: ignore[arg-type]
+
+    def list(self, request: Request) -> Response:
+        unknown = set(request.query_params) - set(TaskFilter.base_filters) - PAGING_PARAMS
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
+        task_filter = TaskFilter(
+            request.query_params, queryset=self.get_queryset(), request=request
+        )
+        if not task_filter.is_valid():
+            raise ValidationError(task_filter.errors)
+        page = self.paginate_queryset(task_filter.qs)
+        return self.get_paginated_response(TaskSerializer(page, many=True).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = TaskCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = services.task_create(owner=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(self._shown(task), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self._shown(self.get_object()))
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = TaskUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes: dict[str, Any] = dict(serializer.validated_data)
+        reminders = changes.pop("reminders", None)
+        task = services.task_update(task=self.get_object(), changes=changes, reminders=reminders)
+        return Response(self._shown(task))
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.task_delete(task=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str) -> Response:
+        return Response(self._shown(services.task_complete(task=self.get_object())))
+
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str) -> Response:
+        return Response(self._shown(services.task_reopen(task=self.get_object())))
+
+    def _shown(self, task: Task) -> dict[str, Any]:
+        fresh = self.get_queryset().get(pk=task.pk)
+        data: dict[str, Any] = TaskSerializer(fresh).data
+        return data

@@ -1,0 +1,59 @@
+"""The relay: publishes committed outbox rows in sequence order through the runtime."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from webapp.events.models import OutboxEvent
+from webapp.events.runtime import EventRuntime
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(
+        seconds=min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    )
+
+
+def publish_pending(runtime: EventRuntime, *, batch_size: int = 200) -> int:
+    """Publish due pending rows oldest first; stop at the first failure so order is kept.
+
+    Returns how many rows were published.
+    """
+    published = 0
+    while True:
+        now = timezone.now()
+        rows = list(
+            OutboxEvent.objects.filter(published_at__isnull=True)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("sequence")[:batch_size]
+        )
+        if not rows:
+            return published
+        for row in rows:
+            try:
+                runtime.publish(row)
+            except Exception as exc:
+                attempts = row.publish_attempts + 1
+                OutboxEvent.objects.filter(pk=row.pk).update(
+                    publish_attempts=attempts,
+                    next_attempt_at=timezone.now() + backoff(attempts),
+                    last_error=repr(exc)[:2000],
+                )
+                logger.warning(
+                    "publish failed; will retry",
+                    extra={"sequence": row.sequence, "attempts": attempts, "error": repr(exc)},
+                )
+                return published
+            OutboxEvent.objects.filter(pk=row.pk, published_at__isnull=True).update(
+                published_at=timezone.now(), publish_attempts=row.publish_attempts + 1
+            )
+            published += 1

@@ -1,0 +1,41 @@
+"""`manage.py serve`: the whole platform in one process (what `make run` starts).
+
+Migrates, starts the local event runtime (relay, subscribers of both workers, job timer) and
+serves the ASGI app with uvicorn until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import uvicorn
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from webapp.events.runtime import get_runtime
+
+
+class Command(BaseCommand):
+    help = "Migrate and serve the API, admin, event runtime and worker handlers."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-migrate", action="store_true")
+
+    def handle(self, *args: Any, host: str, port: int, no_migrate: bool, **options: Any) -> None:
+        if not no_migrate:
+            call_command("migrate", interactive=False, verbosity=1)
+        runtime = get_runtime()
+        runtime.start()
+        try:
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    "webapp.asgi:application", host=host, port=port, lifespan="off", log_config=None
+                )
+            )
+            self.stdout.write(f"Serving on http://{host}:{port} (Ctrl-C stops)")
+            server.run()
+        finally:
+            runtime.stop()

@@ -1,0 +1,181 @@
+"""The one settings module: every value comes from the environment through typed helpers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from webapp.logging_setup import logging_config
+from webapp.secrets import get_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = get_secret("DJANGO_SECRET_KEY") or ""
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "django_prometheus",
+    "webapp",
+    "webapp.events",
+    "accounts_app",
+    "tasks_app",
+    "recurrence_app",
+    "notifications_app",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "webapp.logging_setup.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "webapp" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgresql:// URL, got {parts.scheme!r}"
+        )
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    host = query.pop("host", parts.hostname or "")
+    password = unquote(parts.password or "") or get_secret(
+        "DATABASE_PASSWORD", required=False, generate=False
+    )
+    return {
+        "ENGINE": "django_prometheus.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": password or "",
+        "HOST": host,
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": query,
+    }
+
+
+_database_url = env_str("DATABASE_URL", "")
+if not _database_url:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Start through manage.py (which starts the embedded "
+        "PostgreSQL) or point DATABASE_URL at a PostgreSQL server."
+    )
+DATABASES = {"default": database_from_url(_database_url)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "todo",
+    }
+}
+
+# --- API ---------------------------------------------------------------------------------------
+API_THROTTLE_USER = env_str("API_THROTTLE_USER", "100/minute")
+API_THROTTLE_AUTH = env_str("API_THROTTLE_AUTH", "10/minute")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["webapp.api.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "auth": API_THROTTLE_AUTH},
+    "EXCEPTION_HANDLER": "webapp.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 14, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "SIGNING_KEY": SECRET_KEY,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Todo platform API",
+    "DESCRIPTION": "Tasks, recurring series, reminders and the change feed.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# The text search configuration; it must match the trigger in tasks_app migration 0002.
+SEARCH_CONFIG = "english"
+
+# --- Events and jobs ---------------------------------------------------------------------------
+EVENT_RUNTIME = env_choice("EVENT_RUNTIME", "local", ["local", "dapr", "inline"])
+EVENT_SOURCE = env_str("EVENT_SOURCE", "/todo/webapp")
+EVENT_RETRY_ATTEMPTS = env_int("EVENT_RETRY_ATTEMPTS", 3, minimum=0)
+EVENT_RETRY_DELAY_SECONDS = env_float("EVENT_RETRY_DELAY_SECONDS", 5.0)
+DAPR_PUBSUB_NAME = env_str("DAPR_PUBSUB_NAME", "pubsub")
+DAPR_STATE_STORE = env_str("DAPR_STATE_STORE", "statestore")
+DAPR_SECRET_STORE = env_str("DAPR_SECRET_STORE", "secretstore")
+DAPR_TIMEOUT_SECONDS = env_float("DAPR_TIMEOUT_SECONDS", 5.0)
+
+LOGGING = logging_config(level=env_str("LOG_LEVEL", "INFO"), json=env_bool("LOG_JSON", not DEBUG))
