@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint typecheck pytest bench clean-db
+.PHONY: run test lint typecheck pytest bench clean-db tools
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
@@ -25,7 +25,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	TODO_EMBEDDED=true DATABASE_URL=postgresql://typecheck@localhost/unused $(BIN)/mypy .
 
-pytest: $(STAMP)
+# Helm, actionlint and checkov for tests/deploy, pinned and cached under .tools/ (each script
+# returns at once when its version is already there).
+tools:
+	scripts/fetch-helm.sh
+	scripts/fetch-actionlint.sh
+	scripts/fetch-checkov.sh
+
+pytest: $(STAMP) tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 
 @transaction.atomic
@@ -21,5 +21,12 @@ def user_register(*, username: str, email: str, password: str) -> AbstractUser:
         validate_password(password, user=candidate)
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from exc
-    user: AbstractUser = User.objects.create_user(username=username, email=email, password=password)
+    try:
+        with transaction.atomic():
+            user: AbstractUser = User.objects.create_user(
+                username=username, email=email, password=password
+            )
+    except IntegrityError as exc:
+        # Two registrations of one name raced past the check above; the database decided.
+        raise ValidationError({"username": ["A user with that username already exists."]}) from exc
     return user

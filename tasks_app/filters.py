@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 
 from tasks_app.models import Priority, Status, Task
 from tasks_app.selectors import DEFAULT_ORDERING, parse_ordering, task_order, task_search
@@ -34,13 +36,30 @@ class CommaListFilter(django_filters.Filter):
     field_class = CommaListField
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An RFC 3339 time converted to UTC: PostgreSQL rejects offsets beyond +-15:59."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment: datetime | None = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a time between the years 1 and 9999.") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class TaskFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Status.choices)
     priority = CommaListFilter(method="filter_priority")
     tags = CommaListFilter(method="filter_tags_any")
     tags_all = CommaListFilter(method="filter_tags_all")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = UtcDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = UtcDateTimeFilter(field_name="due_at", lookup_expr="gte")
     overdue = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_overdue")
     has_due = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_has_due")
     recurring = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_recurring")
@@ -87,28 +106,31 @@ class TaskFilter(django_filters.FilterSet):
     ) -> QuerySet[Task]:
         return queryset  # applied last, in filter_queryset, after search has annotated rank
 
-    def clean_list(self, field: str, validate: Any) -> None:
-        values = self.form.cleaned_data.get(field) or []
+    def clean_tag_list(self, field: str) -> None:
         try:
-            validate(values)
+            normalize_tags(self.form.cleaned_data.get(field) or [])
         except forms.ValidationError as exc:
-            self.form.add_error(field, exc)
-        except Exception as exc:  # Django's ValidationError from normalize_tags
-            messages = getattr(exc, "message_dict", {}).get("tags") or [str(exc)]
+            # normalize_tags names the field "tags"; report it under the parameter given.
+            messages = (
+                exc.message_dict.get("tags", exc.messages)
+                if hasattr(exc, "error_dict")
+                else exc.messages
+            )
             self.form.add_error(field, messages)
 
     def is_valid(self) -> bool:
-        if not super().is_valid():
-            return False
-        data = self.form.cleaned_data
-        for value in data.get("priority") or []:
-            if value not in Priority.labels:
-                self.form.add_error(
-                    "priority",
-                    f"Unknown priority {value!r}; use low, medium, high or urgent.",
-                )
+        # The form's own checks leave the fields that passed in cleaned_data; check those too,
+        # so one answer lists every bad parameter.
+        super().is_valid()
+        data = dict(self.form.cleaned_data)
+        unknown = [v for v in data.get("priority") or [] if v not in Priority.labels]
+        if unknown:
+            self.form.add_error(
+                "priority",
+                [f"Unknown priority {v!r}; use low, medium, high or urgent." for v in unknown],
+            )
         for field in ("tags", "tags_all"):
-            self.clean_list(field, normalize_tags)
+            self.clean_tag_list(field)
         raw_ordering = data.get("ordering")
         if raw_ordering:
             try:

@@ -57,13 +57,25 @@ class Task(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # The two ordering indexes follow the default list order key for key (see
+        # selectors.task_order), so the first page of a list is read off an index, not sorted.
         indexes = [
+            models.Index(
+                "owner",
+                models.F("priority").desc(),
+                models.F("due_at").asc(nulls_last=True),
+                models.F("created_at").desc(),
+                "id",
+                name="task_owner_order_idx",
+            ),
             models.Index(
                 "owner",
                 "status",
                 models.F("priority").desc(),
-                models.F("due_at").asc(),
-                name="task_owner_status_prio_idx",
+                models.F("due_at").asc(nulls_last=True),
+                models.F("created_at").desc(),
+                "id",
+                name="task_owner_status_order_idx",
             ),
             models.Index(fields=["owner", "due_at"], name="task_owner_due_idx"),
             models.Index(fields=["owner", "created_at"], name="task_owner_created_idx"),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, OrderBy, QuerySet
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 
 from tasks_app.models import Task
 
 ORDERING_KEYS = ("priority", "due_at", "created_at", "updated_at", "title", "rank")
 DEFAULT_ORDERING = ("-priority", "due_at")
+NULLABLE_ORDERING_KEYS = frozenset({"due_at"})
 
 
 def task_queryset(*, user: User) -> QuerySet[Task]:
@@ -20,7 +23,15 @@ def task_queryset(*, user: User) -> QuerySet[Task]:
 
 def task_get(*, user: User, task_id: object) -> Task:
     """The user's task or a 404: another user's task is indistinguishable from a missing one."""
-    return get_object_or_404(task_queryset(user=user), pk=task_id)
+    try:
+        pk = task_id if isinstance(task_id, uuid.UUID) else uuid.UUID(str(task_id))
+    except ValueError:
+        # A malformed id names no task: answer as for a missing one, not with a 400.
+        raise Http404("No task matches the given query.") from None
+    try:
+        return task_queryset(user=user).get(pk=pk)
+    except Task.DoesNotExist:
+        raise Http404("No task matches the given query.") from None
 
 
 def task_search(queryset: QuerySet[Task], text: str) -> QuerySet[Task]:
@@ -52,8 +63,13 @@ def task_order(queryset: QuerySet[Task], keys: list[str]) -> QuerySet[Task]:
         descending = key.startswith("-")
         name = key.removeprefix("-")
         expression = F(name)
+        # Only due_at can be NULL. Leaving NULLS LAST off the other keys keeps the ORDER BY
+        # identical to the list indexes (see Task.Meta), so a page is read straight off one.
+        nulls_last = True if name in NULLABLE_ORDERING_KEYS else None
         expressions.append(
-            expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+            expression.desc(nulls_last=nulls_last)
+            if descending
+            else expression.asc(nulls_last=nulls_last)
         )
     # A unique tail keeps pages stable when the chosen keys tie.
     expressions.extend([F("created_at").desc(), F("id").asc()])

@@ -6,7 +6,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -18,6 +23,8 @@ from tasks_app.filters import TaskFilter
 from tasks_app.models import Task
 from tasks_app.selectors import task_get, task_queryset
 from tasks_app.serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
+from webapp.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from webapp.api.serializers import ErrorSerializer
 
 PAGING_PARAMS = {"page", "page_size"}
 
@@ -39,24 +46,44 @@ LIST_PARAMETERS = [
         description="comma list of priority, due_at, created_at, updated_at, title, rank; "
         "'-' for descending",
     ),
-    OpenApiParameter("page", int),
-    OpenApiParameter("page_size", int, description="1-200, default 50"),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="past the end: 404"),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}",
+    ),
 ]
+
+# A 400 body maps each bad field or query parameter to its messages (nested for nested input).
+BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="a message per bad field")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such task for this user")
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=LIST_PARAMETERS, responses=TaskSerializer),
-    create=extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer}),
-    retrieve=extend_schema(responses=TaskSerializer),
-    partial_update=extend_schema(request=TaskUpdateSerializer, responses=TaskSerializer),
-    complete=extend_schema(request=None, responses=TaskSerializer),
-    reopen=extend_schema(request=None, responses=TaskSerializer),
+    list=extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: TaskSerializer(many=True), 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
+    create=extend_schema(
+        request=TaskCreateSerializer, responses={201: TaskSerializer, 400: BAD_REQUEST}
+    ),
+    retrieve=extend_schema(responses={200: TaskSerializer, 404: NOT_FOUND}),
+    partial_update=extend_schema(
+        request=TaskUpdateSerializer,
+        responses={200: TaskSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
+    destroy=extend_schema(responses={204: None, 404: NOT_FOUND}),
+    complete=extend_schema(request=None, responses={200: TaskSerializer, 404: NOT_FOUND}),
+    reopen=extend_schema(request=None, responses={200: TaskSerializer, 404: NOT_FOUND}),
 )
+@extend_schema(tags=["tasks"])
 class TaskViewSet(viewsets.GenericViewSet[Task]):
     serializer_class = TaskSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Task]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Task.objects.none()
         return task_queryset(user=self.request.user).prefetch_related("reminders")  # type: ignore[arg-type]
 
     def get_object(self) -> Task:

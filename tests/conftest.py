@@ -28,6 +28,12 @@ def _fresh_state() -> Iterator[None]:
     set_runtime(None)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2 at production strength costs ~0.5 s per user; tests check logic, not hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def inline_runtime() -> InlineRuntime:
     runtime = get_runtime()

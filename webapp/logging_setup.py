@@ -11,11 +11,19 @@ from django.http import HttpRequest, HttpResponse
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
+
+def _drop_terminal_duplicates(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    # uvicorn repeats each message with ANSI colour codes for terminals; logs need it once.
+    event.pop("color_message", None)
+    return event
+
+
 _shared_processors: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.ExtraAdder(),
+    _drop_terminal_duplicates,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 

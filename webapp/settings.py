@@ -6,11 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from webapp.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from webapp.logging_setup import logging_config
 from webapp.secrets import get_secret
+
+# Lets typed generics such as ModelAdmin[Task] and ModelForm[Task] be subscripted at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -131,6 +135,9 @@ CACHES = {
 # --- API ---------------------------------------------------------------------------------------
 API_THROTTLE_USER = env_str("API_THROTTLE_USER", "100/minute")
 API_THROTTLE_AUTH = env_str("API_THROTTLE_AUTH", "10/minute")
+# Proxies in front of the app that append to X-Forwarded-For; with 0 the client address is the
+# socket peer, so a client cannot dodge the per-address limit by sending its own header.
+API_TRUSTED_PROXIES = env_int("API_TRUSTED_PROXIES", 0, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -143,6 +150,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["webapp.api.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "auth": API_THROTTLE_AUTH},
+    "NUM_PROXIES": API_TRUSTED_PROXIES,
     "EXCEPTION_HANDLER": "webapp.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -163,6 +171,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.api.schema.add_common_responses",
+    ],
 }
 
 # The text search configuration; it must match the trigger in tasks_app migration 0002.
@@ -173,6 +185,8 @@ EVENT_RUNTIME = env_choice("EVENT_RUNTIME", "local", ["local", "dapr", "inline"]
 EVENT_SOURCE = env_str("EVENT_SOURCE", "/todo/webapp")
 EVENT_RETRY_ATTEMPTS = env_int("EVENT_RETRY_ATTEMPTS", 3, minimum=0)
 EVENT_RETRY_DELAY_SECONDS = env_float("EVENT_RETRY_DELAY_SECONDS", 5.0)
+# Delivery threads of the local runtime; one user's events always go to the same thread.
+EVENT_LOCAL_WORKERS = env_int("EVENT_LOCAL_WORKERS", 4, minimum=1)
 DAPR_PUBSUB_NAME = env_str("DAPR_PUBSUB_NAME", "pubsub")
 DAPR_STATE_STORE = env_str("DAPR_STATE_STORE", "statestore")
 DAPR_SECRET_STORE = env_str("DAPR_SECRET_STORE", "secretstore")

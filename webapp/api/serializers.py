@@ -16,8 +16,8 @@ class StrictSerializer(serializers.Serializer[Any]):
     read_only_names: tuple[str, ...] = ()
 
     def to_internal_value(self, data: Any) -> Any:
+        errors: dict[str, Any] = {}
         if isinstance(data, dict):
-            errors: dict[str, list[str]] = {}
             writable = {name for name, field in self.fields.items() if not field.read_only}
             for key in data:
                 if key in writable:
@@ -26,9 +26,16 @@ class StrictSerializer(serializers.Serializer[Any]):
                     errors[key] = ["This field is read-only."]
                 else:
                     errors[key] = ["Unknown field."]
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # One answer lists every problem: bad values and fields that may not be sent.
+            if errors and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **errors}) from exc
+            raise
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class NamedChoiceField(serializers.ChoiceField):
@@ -45,3 +52,9 @@ class NamedChoiceField(serializers.ChoiceField):
 
     def to_representation(self, value: Any) -> str:
         return self._values[int(value)]
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Documents the `{detail}` body of 401, 403, 404 and 429 answers."""
+
+    detail = serializers.CharField()

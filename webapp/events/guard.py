@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from enum import Enum
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from webapp.events.models import DeadLetter, ProcessedEvent
 from webapp.events.registry import Envelope, Subscription
 
 logger = logging.getLogger(__name__)
+
+# Waits `seconds` between attempts; returns False when the runtime is stopping, so the caller
+# gives up without a dead letter and the event stays pending for the next start.
+Waiter = Callable[[float], bool]
+
+
+class Outcome(Enum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead-lettered"
+    INTERRUPTED = "interrupted"
+
+
+# The table name comes from the model, every value is bound.
+_MARK_SQL = (
+    f"INSERT INTO {ProcessedEvent._meta.db_table} (consumer, event_id, processed_at) "  # noqa: S608
+    "VALUES (%s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING 1"
+)
 
 
 def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
@@ -19,12 +41,7 @@ def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
     the mark, so the caller can retry.
     """
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                ProcessedEvent.objects.create(
-                    consumer=subscription.consumer, event_id=envelope["id"]
-                )
-        except IntegrityError:
+        if not _mark_processed(subscription.consumer, envelope["id"]):
             logger.info(
                 "duplicate event ignored",
                 extra={"consumer": subscription.consumer, "event_id": envelope["id"]},
@@ -32,6 +49,47 @@ def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
             return False
         subscription.handler(envelope)
     return True
+
+
+def _mark_processed(consumer: str, event_id: str) -> bool:
+    """Insert the (consumer, event id) mark; False if it already exists.
+
+    ON CONFLICT instead of catching IntegrityError: no savepoint round trips per event, and a
+    concurrent delivery of the same event waits for the first to commit or roll back rather
+    than failing.
+    """
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(_MARK_SQL, [consumer, event_id, timezone.now()])
+        return cursor.fetchone() is not None
+
+
+def _no_wait(seconds: float) -> bool:
+    return True
+
+
+def deliver_with_retries(
+    subscription: Subscription, envelope: Envelope, *, wait: Waiter = _no_wait
+) -> Outcome:
+    """Try the handler 1 + EVENT_RETRY_ATTEMPTS times, then keep the event as a dead letter.
+
+    `wait` sits between attempts (the local runtime sleeps EVENT_RETRY_DELAY_SECONDS; the
+    inline runtime of the tests does not wait at all).
+    """
+    attempts = 1 + settings.EVENT_RETRY_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            return Outcome.PROCESSED if deliver_once(subscription, envelope) else Outcome.DUPLICATE
+        except Exception as exc:
+            if attempt == attempts:
+                record_dead_letter(subscription, envelope, error=exc, attempts=attempt)
+                return Outcome.DEAD_LETTERED
+            logger.warning(
+                "handler failed; retrying",
+                extra={"consumer": subscription.consumer, "attempt": attempt, "error": repr(exc)},
+            )
+        if not wait(settings.EVENT_RETRY_DELAY_SECONDS):
+            return Outcome.INTERRUPTED
+    raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
 
 def record_dead_letter(
@@ -51,6 +109,6 @@ def record_dead_letter(
         topic=subscription.topic,
         event_id=envelope["id"],
         envelope=envelope,
-        error=repr(error),
+        error=repr(error)[:10000],
         attempts=attempts,
     )

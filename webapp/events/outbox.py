@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from webapp.events.envelope import build_envelope
@@ -44,7 +45,12 @@ def emit(
         data=_json_safe(data),
         partition_key=str(user_id),
     )
+    # Draw the sequence first so the envelope carries it from the one INSERT (no UPDATE that
+    # would rewrite the row and leave a dead tuple behind on every write).
+    sequence = _next_sequence(connection)
+    envelope["sequence"] = str(sequence)
     row = OutboxEvent.objects.create(
+        sequence=sequence,
         event_id=event_id,
         topic=resolved_topic,
         type=type,
@@ -52,11 +58,19 @@ def emit(
         user_id=user_id,
         envelope=envelope,
     )
-    # The sequence exists only after the INSERT; store it in the envelope as the contract says.
-    row.envelope["sequence"] = str(row.sequence)
-    row.save(update_fields=["envelope"])
     transaction.on_commit(_relay_after_commit)
     return row
+
+
+def _next_sequence(connection: BaseDatabaseWrapper) -> int:
+    table = OutboxEvent._meta.db_table
+    column = OutboxEvent._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s))", [table, column])
+        row = cursor.fetchone()
+    if row is None:  # nextval always answers a row; this keeps the type checker honest
+        raise RuntimeError("nextval returned no row")
+    return int(row[0])
 
 
 def _relay_after_commit() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from webapp.events.models import OutboxEvent
@@ -20,6 +21,60 @@ BACKOFF_MAX_SECONDS = 60.0
 def backoff(attempts: int) -> timedelta:
     return timedelta(
         seconds=min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    )
+
+
+def _due_pending() -> QuerySet[OutboxEvent]:
+    return OutboxEvent.objects.filter(published_at__isnull=True).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+    )
+
+
+def pending_sequences_after(sequence: int, *, limit: int) -> list[int]:
+    """Sequences of committed rows due for publishing after `sequence`, in order.
+
+    Only the numbers: a relay rescanning a backlog it already holds reads the small partial
+    index, not every envelope again.
+    """
+    return list(
+        _due_pending()
+        .filter(sequence__gt=sequence)
+        .order_by("sequence")
+        .values_list("sequence", flat=True)[:limit]
+    )
+
+
+def pending_rows(sequences: Iterable[int]) -> list[OutboxEvent]:
+    """The rows of `sequences` still due for publishing (one may have been published since)."""
+    return list(_due_pending().filter(sequence__in=list(sequences)).order_by("sequence"))
+
+
+def mark_published(row: OutboxEvent) -> None:
+    OutboxEvent.objects.filter(pk=row.pk, published_at__isnull=True).update(
+        published_at=timezone.now(), publish_attempts=row.publish_attempts + 1
+    )
+
+
+def mark_published_many(rows: Iterable[OutboxEvent]) -> None:
+    """One UPDATE for a batch a worker delivered (attempt counters are not kept for these)."""
+    keys = [row.pk for row in rows]
+    if keys:
+        OutboxEvent.objects.filter(pk__in=keys, published_at__isnull=True).update(
+            published_at=timezone.now(), publish_attempts=F("publish_attempts") + 1
+        )
+
+
+def mark_failed(row: OutboxEvent, exc: BaseException) -> None:
+    """Record a failed publish; the row waits out a growing backoff before the next try."""
+    attempts = row.publish_attempts + 1
+    OutboxEvent.objects.filter(pk=row.pk).update(
+        publish_attempts=attempts,
+        next_attempt_at=timezone.now() + backoff(attempts),
+        last_error=repr(exc)[:2000],
+    )
+    logger.warning(
+        "publish failed; will retry",
+        extra={"sequence": row.sequence, "attempts": attempts, "error": repr(exc)},
     )
 
 
@@ -42,18 +97,7 @@ def publish_pending(runtime: EventRuntime, *, batch_size: int = 200) -> int:
             try:
                 runtime.publish(row)
             except Exception as exc:
-                attempts = row.publish_attempts + 1
-                OutboxEvent.objects.filter(pk=row.pk).update(
-                    publish_attempts=attempts,
-                    next_attempt_at=timezone.now() + backoff(attempts),
-                    last_error=repr(exc)[:2000],
-                )
-                logger.warning(
-                    "publish failed; will retry",
-                    extra={"sequence": row.sequence, "attempts": attempts, "error": repr(exc)},
-                )
+                mark_failed(row, exc)
                 return published
-            OutboxEvent.objects.filter(pk=row.pk, published_at__isnull=True).update(
-                published_at=timezone.now(), publish_attempts=row.publish_attempts + 1
-            )
+            mark_published(row)
             published += 1

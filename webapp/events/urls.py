@@ -1,5 +1,9 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from webapp.events.views import EventFeedView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("events/", EventFeedView.as_view(), name="event-feed"),
+]

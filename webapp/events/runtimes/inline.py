@@ -1,39 +1,109 @@
-"""The inline runtime for tests: delivery right after commit, jobs fired when a test says so."""
+"""The inline runtime for tests: delivery right after commit, jobs fired when a test says so.
+
+The job table helpers here are shared with the local runtime, which fires the same rows from a
+timer thread.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.events.guard import deliver_once, record_dead_letter
+from webapp.events.guard import Outcome, Waiter, deliver_with_retries
 from webapp.events.models import OutboxEvent, ScheduledJob
-from webapp.events.registry import Subscription, job_route_for, subscriptions_for
+from webapp.events.registry import job_route_for, subscriptions_for
 from webapp.events.relay import publish_pending
 from webapp.events.runtime import EventRuntime
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "InlineRuntime",
+    "deliver_to_subscribers",
+    "deliver_with_retries",
+    "job_cancel",
+    "job_save",
+    "run_next_due_job",
+]
 
-def deliver_with_retries(subscription: Subscription, envelope: dict[str, Any]) -> None:
-    """Try the handler 1 + EVENT_RETRY_ATTEMPTS times, then keep the event as a dead letter."""
-    attempts = 1 + settings.EVENT_RETRY_ATTEMPTS
-    for attempt in range(1, attempts + 1):
+
+def deliver_to_subscribers(row: OutboxEvent, *, wait: Waiter | None = None) -> bool:
+    """Offer one event to every subscriber of its topic and type.
+
+    Returns True once every subscriber has taken it (processed, duplicate or dead-lettered);
+    False if `wait` reported a stop in the middle of retries.
+    """
+    for subscription in subscriptions_for(row.envelope, row.topic):
+        if wait is None:
+            outcome = deliver_with_retries(subscription, row.envelope)
+        else:
+            outcome = deliver_with_retries(subscription, row.envelope, wait=wait)
+        if outcome is Outcome.INTERRUPTED:
+            return False
+    return True
+
+
+def job_save(*, name: str, due_at: datetime, data: dict[str, Any]) -> None:
+    ScheduledJob.objects.update_or_create(
+        name=name, defaults={"due_at": due_at, "data": data, "attempts": 0}
+    )
+
+
+def job_cancel(*, name: str) -> None:
+    ScheduledJob.objects.filter(name=name).delete()
+
+
+def run_next_due_job(*, now: datetime, retry_delay: timedelta | None) -> str | None:
+    """Claim the earliest job due at `now`, run its handler, and return its name (None if idle).
+
+    The claim (a row lock taken with SKIP LOCKED, then the delete) commits together with the
+    handler's effects, so a crash mid-handler leaves the job in place to fire again. A failed
+    handler is rolled back to a savepoint and the job is put back `retry_delay` later (None:
+    at its old due time, so the next fire retries it), up to EVENT_RETRY_ATTEMPTS times.
+    """
+    with transaction.atomic():
+        job = (
+            ScheduledJob.objects.select_for_update(skip_locked=True)
+            .filter(due_at__lte=now)
+            .order_by("due_at", "name")
+            .first()
+        )
+        if job is None:
+            return None
+        job.delete()
+        route = job_route_for(job.name)
+        if route is None:
+            logger.error("no handler for job; dropped", extra={"job": job.name})
+            return job.name
         try:
-            deliver_once(subscription, envelope)
-            return
-        except Exception as exc:
-            if attempt == attempts:
-                record_dead_letter(subscription, envelope, error=exc, attempts=attempt)
-                return
+            with transaction.atomic():
+                route.handler(job.name, job.data)
+        except Exception:
+            attempts = job.attempts + 1
+            if attempts >= 1 + settings.EVENT_RETRY_ATTEMPTS:
+                logger.exception(
+                    "job handler failed; dropped", extra={"job": job.name, "attempts": attempts}
+                )
+                return job.name
             logger.warning(
-                "handler failed; retrying",
-                extra={"consumer": subscription.consumer, "attempt": attempt, "error": repr(exc)},
+                "job handler failed; will retry",
+                exc_info=True,
+                extra={"job": job.name, "attempts": attempts},
             )
+            # The handler may have rescheduled the same name before failing; that was rolled
+            # back with the savepoint, so the name is free again.
+            ScheduledJob.objects.create(
+                name=job.name,
+                due_at=job.due_at if retry_delay is None else timezone.now() + retry_delay,
+                data=job.data,
+                attempts=attempts,
+            )
+    return job.name
 
 
 class InlineRuntime(EventRuntime):
@@ -53,45 +123,18 @@ class InlineRuntime(EventRuntime):
             self._relaying = False
 
     def publish(self, row: OutboxEvent) -> None:
-        for subscription in subscriptions_for(row.envelope, row.topic):
-            deliver_with_retries(subscription, row.envelope)
+        deliver_to_subscribers(row)
 
     def schedule_job(self, *, name: str, due_at: datetime, data: dict[str, Any]) -> None:
-        ScheduledJob.objects.update_or_create(
-            name=name, defaults={"due_at": due_at, "data": data, "attempts": 0}
-        )
+        job_save(name=name, due_at=due_at, data=data)
 
     def cancel_job(self, *, name: str) -> None:
-        ScheduledJob.objects.filter(name=name).delete()
+        job_cancel(name=name)
 
     def fire_due_jobs(self, *, now: datetime | None = None) -> list[str]:
         """Fire every job due at `now` (default: the clock, which tests move); return names."""
         moment = now or timezone.now()
         fired: list[str] = []
-        while True:
-            job = ScheduledJob.objects.filter(due_at__lte=moment).order_by("due_at", "name").first()
-            if job is None:
-                return fired
-            run_job(job)
-            fired.append(job.name)
-
-
-def run_job(job: ScheduledJob) -> None:
-    """Remove a due job and run its handler; a failure is retried on the next fire."""
-    route = job_route_for(job.name)
-    with transaction.atomic():
-        deleted, _ = ScheduledJob.objects.filter(pk=job.pk, due_at=job.due_at).delete()
-        if not deleted:
-            return  # cancelled or rescheduled meanwhile
-        if route is None:
-            logger.error("no handler for job", extra={"job": job.name})
-            return
-    try:
-        route.handler(job.name, job.data)
-    except Exception:
-        logger.exception("job handler failed", extra={"job": job.name})
-        if job.attempts + 1 < 1 + settings.EVENT_RETRY_ATTEMPTS:
-            ScheduledJob.objects.get_or_create(
-                name=job.name,
-                defaults={"due_at": job.due_at, "data": job.data, "attempts": job.attempts + 1},
-            )
+        while (name := run_next_due_job(now=moment, retry_delay=None)) is not None:
+            fired.append(name)
+        return fired

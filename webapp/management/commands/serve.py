@@ -1,12 +1,14 @@
 """`manage.py serve`: the whole platform in one process (what `make run` starts).
 
 Migrates, starts the local event runtime (relay, subscribers of both workers, job timer) and
-serves the ASGI app with uvicorn until Ctrl-C.
+serves the ASGI app with uvicorn until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -14,6 +16,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from webapp.events.runtime import get_runtime
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 class Command(BaseCommand):
@@ -29,6 +35,11 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=1)
         runtime = get_runtime()
         runtime.start()
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+        # handler it found. Left at the defaults, SIGTERM would kill the process on the spot,
+        # skipping runtime.stop() and the atexit hook that stops the embedded PostgreSQL.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _exit_cleanly)
         try:
             server = uvicorn.Server(
                 uvicorn.Config(
@@ -39,3 +50,4 @@ class Command(BaseCommand):
             server.run()
         finally:
             runtime.stop()
+            self.stdout.write("Stopped.")

@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1.7
+# One image for every process: the web app (uvicorn), both workers and the migration Job.
+# The final stage has no compiler and no pip cache, runs as UID 10001 and needs only /tmp to be
+# writable, so pods can mount the root file system read-only.
+
+FROM python:3.11.14-slim-bookworm AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+# Build tools live only in this stage, for any dependency without a wheel.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first, so a code change does not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p webapp && touch webapp/__init__.py \
+    && pip install . \
+    && pip uninstall --yes todo-platform
+# .dockerignore lets in only the project's packages, manage.py and the packaging files.
+COPY . ./
+RUN pip install --no-deps . \
+    && python -m compileall -q /opt/venv/lib/python3.11/site-packages
+# Static files are collected at build time: the running container cannot write them. Run
+# outside /src so the installed package is imported and STATIC_ROOT lands inside the venv
+# (site-packages/var/static), which the final stage copies. Settings only need syntactically
+# valid values here; nothing connects anywhere.
+WORKDIR /
+RUN TODO_EMBEDDED=true VAR_DIR=/tmp/build-var \
+    DATABASE_URL=postgresql://build@localhost/unused \
+    DJANGO_SETTINGS_MODULE=webapp.settings \
+    python -m django collectstatic --noinput --verbosity 0 \
+    && rm -rf /tmp/build-var
+
+# Keep in step with the builder's base: the venv is only valid on the same Python.
+FROM python:3.11.14-slim-bookworm AS runtime
+LABEL org.opencontainers.image.title="todo-platform" \
+      org.opencontainers.image.description="Task platform: web API and event workers"
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /tmp --shell /usr/sbin/nologin app
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=root:root manage.py ./
+# Everything the processes write goes under /tmp (an emptyDir in Kubernetes).
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp \
+    XDG_RUNTIME_DIR=/tmp \
+    VAR_DIR=/tmp/var \
+    DJANGO_SETTINGS_MODULE=webapp.settings \
+    LOG_JSON=true
+USER 10001:10001
+EXPOSE 8000 50051 9090
+# Outside Kubernetes (which uses its own probes): healthy when the web port (8000) or a
+# worker's health port (9090) answers /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request as u\nfor p in (8000, 9090):\n    try:\n        u.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=2)\n        sys.exit(0)\n    except OSError:\n        pass\nsys.exit(1)"]
+CMD ["uvicorn", "webapp.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]

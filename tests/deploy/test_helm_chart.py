@@ -1,0 +1,395 @@
+"""The Helm chart, rendered with each values file and checked object by object."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from tests.deploy.conftest import CHART, VARIANTS, Rendering, helm_args, render, run, tool
+
+KUBERNETES_VERSION = "1.33.0"
+# Custom resources the chart renders whose schemas kubernetes-validate does not ship; their
+# shape is checked by the dedicated tests below instead.
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "SecretProviderClass"}
+WORKER_APP_IDS = {"recurrence", "notifications"}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|CREDENTIALS", re.IGNORECASE)
+# Names that match but hold no secret: the name of the store the secrets are read from.
+NOT_SECRETS = {"DAPR_SECRET_STORE"}
+# The pods' writable scratch mount (the root file system is read-only).
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108
+
+variants = pytest.mark.parametrize("variant", sorted(VARIANTS))
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def dapr_app_id(workload: dict[str, Any]) -> str | None:
+    annotations = workload["spec"]["template"]["metadata"].get("annotations") or {}
+    if annotations.get("dapr.io/enabled") != "true":
+        return None
+    return str(annotations["dapr.io/app-id"])
+
+
+@variants
+def test_chart_passes_helm_lint_strict(variant: str) -> None:
+    values_files, settings = VARIANTS[variant]
+    output = run([tool("helm"), "lint", "--strict", CHART, *helm_args(values_files, settings)])
+    assert "0 chart(s) failed" in output
+
+
+@variants
+def test_every_rendered_object_is_valid_kubernetes(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    rendering = renderings[variant]
+    checked = 0
+    for obj in rendering.objects:
+        if obj["kind"] in CUSTOM_KINDS:
+            continue
+        # strict: unknown fields are errors too, which catches a mis-indented key.
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        checked += 1
+    assert checked >= 15, f"only {checked} objects validated for {variant}"
+
+
+@variants
+def test_custom_resources_have_the_fields_their_operators_need(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    for obj in renderings[variant].objects:
+        if obj["kind"] not in CUSTOM_KINDS:
+            continue
+        assert obj["apiVersion"] in {
+            "monitoring.coreos.com/v1",
+            "secrets-store.csi.x-k8s.io/v1",
+        }
+        assert obj["metadata"]["namespace"] == "todo"
+        spec = obj["spec"]
+        if obj["kind"] == "ServiceMonitor":
+            assert spec["selector"]["matchLabels"]
+            assert {e["port"] for e in spec["endpoints"]} == {"http", "metrics", "dapr-metrics"}
+        elif obj["kind"] == "PrometheusRule":
+            for group in spec["groups"]:
+                for rule in group["rules"]:
+                    assert rule["alert"] and rule["expr"].strip()
+                    assert rule["labels"]["severity"] in {"warning", "critical"}
+        else:
+            assert spec["provider"] == "azure"
+            assert "django-secret-key" in spec["parameters"]["objects"]
+
+
+@variants
+def test_app_pods_carry_dapr_annotations_for_their_app_id(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    expected = {
+        "todo-web": ("webapp", "http", "8000"),
+        "todo-recurrence": ("recurrence", "grpc", "50051"),
+        "todo-notifications": ("notifications", "grpc", "50051"),
+    }
+    deployments = {d["metadata"]["name"]: d for d in renderings[variant].of_kind("Deployment")}
+    assert set(deployments) == set(expected)
+    for name, (app_id, protocol, port) in expected.items():
+        annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["dapr.io/enabled"] == "true"
+        assert annotations["dapr.io/app-id"] == app_id
+        assert annotations["dapr.io/app-protocol"] == protocol
+        assert annotations["dapr.io/app-port"] == port
+        assert annotations["dapr.io/config"] == "todo-config"
+        # daprd's own metrics must not take the workers' health port (9090).
+        assert annotations["dapr.io/metrics-port"] == "9091"
+        # The app listens where daprd is told to call it.
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        assert int(port) in {p["containerPort"] for p in container["ports"]}
+
+
+@variants
+def test_processes_run_the_contracted_commands(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    rendering = renderings[variant]
+    web = rendering.named("Deployment", "todo-web")["spec"]["template"]["spec"]["containers"][0]
+    assert web["command"][:2] == ["uvicorn", "webapp.asgi:application"]
+    assert web["command"][web["command"].index("--port") + 1] == "8000"
+    for app_id in WORKER_APP_IDS:
+        worker = rendering.named("Deployment", f"todo-{app_id}")
+        command = worker["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert command[:3] == ["python", "manage.py", f"run_{app_id}_worker"]
+        assert command[command.index("--port") + 1] == "50051"
+        assert command[command.index("--http-port") + 1] == "9090"
+    job = rendering.named("Job", "todo-migrate")["spec"]["template"]["spec"]["containers"][0]
+    assert job["command"] == ["python", "manage.py", "migrate", "--noinput"]
+
+
+@variants
+def test_no_container_has_a_secret_in_a_plain_env_value(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    mounted: list[str] = []
+    for workload in renderings[variant].workloads():
+        mounts = {m["mountPath"] for c in containers(workload) for m in c.get("volumeMounts", [])}
+        for container in containers(workload):
+            assert "envFrom" not in container, "envFrom would hide what reaches the process"
+            for env in container.get("env", []):
+                name, value = env["name"], env.get("value")
+                if name.endswith("_FILE"):
+                    # A *_FILE variable points at a mounted file, never at the secret itself.
+                    assert value is not None
+                    assert any(value.startswith(m + "/") for m in mounts), (name, value)
+                    mounted.append(name)
+                    continue
+                if name not in NOT_SECRETS:
+                    assert not SECRET_NAME.search(name), f"{name}: a secret as a plain value"
+                assert "secretKeyRef" not in env.get("valueFrom", {}), name
+                if name == "DATABASE_URL":
+                    assert value is not None
+                    assert not re.search(r"//[^/@]*:[^/@]*@", value), "password in DATABASE_URL"
+    # The migration Job reads its two secrets from files (it runs without a sidecar).
+    assert sorted(mounted) == ["DATABASE_PASSWORD_FILE", "DJANGO_SECRET_KEY_FILE"]
+
+
+@variants
+def test_app_pods_read_secrets_through_dapr(renderings: dict[str, Rendering], variant: str) -> None:
+    for deployment in renderings[variant].of_kind("Deployment"):
+        env = {e["name"]: e.get("value") for e in containers(deployment)[0]["env"]}
+        assert env["EVENT_RUNTIME"] == "dapr"
+        assert env["DAPR_SECRET_STORE"] == "secretstore"
+        assert env["DAPR_PUBSUB_NAME"] == "pubsub"
+
+
+@variants
+def test_every_container_has_probes_limits_and_a_restricted_security_context(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    for workload in renderings[variant].workloads():
+        pod = pod_spec(workload)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes["tmp"], "a writable /tmp is needed with a read-only root"
+        for container in containers(workload):
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            security = container["securityContext"]
+            assert security["runAsNonRoot"] is True, where
+            assert security["runAsUser"] >= 10000, where
+            assert security["readOnlyRootFilesystem"] is True, where
+            assert security["allowPrivilegeEscalation"] is False, where
+            assert security["capabilities"]["drop"] == ["ALL"], where
+            assert "add" not in security["capabilities"], where
+            assert security["seccompProfile"]["type"] == "RuntimeDefault", where
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), where
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), where
+            assert TMP_MOUNT in container["volumeMounts"], where
+            if workload["kind"] == "Job":
+                continue  # a run-to-completion container has nothing to probe
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", where
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", where
+            probe_port = container["readinessProbe"]["httpGet"]["port"]
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            expected = 8000 if dapr_app_id(workload) == "webapp" else 9090
+            assert ports[probe_port] == expected, where
+
+
+@variants
+def test_migration_job_is_a_hook_that_runs_before_the_deployments(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    rendering = renderings[variant]
+    job = rendering.named("Job", "todo-migrate")
+    annotations = job["metadata"]["annotations"]
+    assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    # Deployments are not hooks: every pre-install/pre-upgrade hook finishes before them.
+    for deployment in rendering.of_kind("Deployment"):
+        assert "helm.sh/hook" not in (deployment["metadata"].get("annotations") or {})
+    # What the Job needs at hook time is itself a hook, created before it (lower weight).
+    job_weight = int(annotations["helm.sh/hook-weight"])
+    account = job["spec"]["template"]["spec"]["serviceAccountName"]
+    hooks = [
+        o for o in rendering.objects if "helm.sh/hook" in (o["metadata"].get("annotations") or {})
+    ]
+    needed = [o for o in hooks if o["kind"] in {"ServiceAccount", "SecretProviderClass"}]
+    assert account in {o["metadata"]["name"] for o in needed if o["kind"] == "ServiceAccount"}
+    for obj in needed:
+        assert int(obj["metadata"]["annotations"]["helm.sh/hook-weight"]) < job_weight
+    assert "hook-succeeded" in annotations["helm.sh/hook-delete-policy"]
+    assert job["spec"]["template"]["metadata"]["annotations"]["dapr.io/enabled"] == "false"
+
+
+def test_helm_install_output_orders_the_hook_first() -> None:
+    """`helm install --dry-run` prints hooks before resources, in the order Helm runs them."""
+    values_files, settings = VARIANTS["aks"]
+    output = run(
+        [
+            tool("helm"),
+            "install",
+            "todo",
+            CHART,
+            "--namespace",
+            "todo",
+            "--dry-run=client",
+            *helm_args(values_files, settings),
+        ]
+    )
+    hooks_at = output.index("HOOKS:")
+    manifest_at = output.index("MANIFEST:")
+    job_at = output.index("kind: Job")
+    assert hooks_at < job_at < manifest_at
+    assert output.index("kind: Deployment") > manifest_at
+
+
+def test_autoscaling_and_disruption_budgets_follow_the_issue(
+    renderings: dict[str, Rendering],
+) -> None:
+    for variant in ("default", "aks"):
+        hpas = {
+            h["metadata"]["name"]: h["spec"]
+            for h in renderings[variant].of_kind("HorizontalPodAutoscaler")
+        }
+        assert (hpas["todo-web"]["minReplicas"], hpas["todo-web"]["maxReplicas"]) == (2, 50)
+        for app_id in WORKER_APP_IDS:
+            spec = hpas[f"todo-{app_id}"]
+            # 12 = the topics' partition count: more consumers than partitions would idle.
+            assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 12)
+            assert spec["scaleTargetRef"]["name"] == f"todo-{app_id}"
+        pdbs = renderings[variant].of_kind("PodDisruptionBudget")
+        assert {p["metadata"]["name"] for p in pdbs} == {
+            "todo-web",
+            "todo-recurrence",
+            "todo-notifications",
+        }
+        assert all(p["spec"]["minAvailable"] >= 1 for p in pdbs)
+
+
+def test_deployments_leave_replicas_to_the_autoscaler(renderings: dict[str, Rendering]) -> None:
+    for deployment in renderings["aks"].of_kind("Deployment"):
+        assert "replicas" not in deployment["spec"], "helm upgrade would fight the HPA"
+
+
+def test_network_policies_deny_by_default_and_admit_only_the_ingress_to_web(
+    renderings: dict[str, Rendering],
+) -> None:
+    for variant in ("default", "minikube", "aks"):
+        policies = {
+            p["metadata"]["name"]: p["spec"] for p in renderings[variant].of_kind("NetworkPolicy")
+        }
+        deny = policies["todo-default-deny"]
+        assert deny["podSelector"]["matchLabels"] == {"app.kubernetes.io/instance": "todo"}
+        assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
+        assert "ingress" not in deny and "egress" not in deny
+        # Only one policy admits traffic on the app port, and only to the web pods.
+        app_port_policies = [
+            name
+            for name, spec in policies.items()
+            for rule in spec.get("ingress", [])
+            if {"port": 8000, "protocol": "TCP"} in rule.get("ports", [])
+            and name != "todo-metrics-ingress"
+        ]
+        assert app_port_policies == ["todo-web-ingress"]
+        web = policies["todo-web-ingress"]
+        assert web["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+        egress_ports = {
+            port["port"]
+            for rule in policies["todo-egress"]["egress"]
+            for port in rule.get("ports", [])
+        }
+        assert {53, 5432, 50001, 50006} <= egress_ports
+        assert egress_ports & {9092, 9093}
+
+
+def test_ingress_terminates_tls_with_cert_manager_and_hides_internal_paths(
+    renderings: dict[str, Rendering],
+) -> None:
+    ingress = renderings["aks"].named("Ingress", "todo")
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    assert ingress["spec"]["tls"][0]["secretName"] == "todo-tls"
+    paths = {p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert "/api" in paths
+    assert not paths & {"/", "/metrics", "/readyz", "/healthz"}
+    assert not renderings["minikube"].of_kind("Ingress")
+
+
+def test_alerts_cover_the_issue_list(renderings: dict[str, Rendering]) -> None:
+    rule = renderings["aks"].named("PrometheusRule", "todo")
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert set(alerts) == {
+        "TodoPodCrashLooping",
+        "TodoOutboxLag",
+        "TodoConsumerLag",
+        "TodoDeadLetter",
+        "TodoHigh5xxRate",
+        "TodoReminderFireLag",
+    }
+    assert alerts["TodoOutboxLag"]["for"] == alerts["TodoConsumerLag"]["for"] == "5m"
+    assert "> 5" in alerts["TodoHigh5xxRate"]["expr"]
+    assert "-dlq" in alerts["TodoDeadLetter"]["expr"]
+    assert "> 60" in alerts["TodoReminderFireLag"]["expr"]
+
+
+def test_dashboard_is_valid_grafana_json_with_the_issue_panels(
+    renderings: dict[str, Rendering],
+) -> None:
+    import json
+
+    config_map = renderings["aks"].named("ConfigMap", "todo-dashboard")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config_map["data"]["todo-overview.json"])
+    titles = " | ".join(p["title"].lower() for p in dashboard["panels"])
+    for topic in ("throughput", "lag", "5xx", "fire lag", "cpu", "memory"):
+        assert topic in titles or topic.replace("throughput", "published") in titles, topic
+    assert all(p["targets"] and p["targets"][0]["expr"] for p in dashboard["panels"])
+
+
+def test_aks_variant_uses_workload_identity_and_a_pinned_image(
+    renderings: dict[str, Rendering],
+) -> None:
+    rendering = renderings["aks"]
+    account = rendering.named("ServiceAccount", "todo")
+    assert account["metadata"]["annotations"]["azure.workload.identity/client-id"]
+    assert account["automountServiceAccountToken"] is False
+    for workload in rendering.workloads():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert labels["azure.workload.identity/use"] == "true"
+        for container in containers(workload):
+            assert "@sha256:" in container["image"]
+            assert container["imagePullPolicy"] == "Always"
+    volumes = {v["name"]: v for v in pod_spec(rendering.named("Job", "todo-migrate"))["volumes"]}
+    assert volumes["secrets"]["csi"]["driver"] == "secrets-store.csi.k8s.io"
+
+
+def test_minikube_variant_lets_the_sidecar_read_only_the_app_secrets(
+    renderings: dict[str, Rendering],
+) -> None:
+    role = renderings["minikube"].named("Role", "todo-secret-reader")
+    (rule,) = role["rules"]
+    assert rule["verbs"] == ["get"]
+    assert "django-secret-key" in rule["resourceNames"]
+    assert renderings["minikube"].named("RoleBinding", "todo-secret-reader")
+    assert not renderings["aks"].of_kind("Role")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("config.extraEnv.API_TOKEN=abc", "looks like a secret"),
+        ("config.databaseUrl=postgresql://todo:hunter2@db/todo", "must not carry a password"),
+        ("workers.recurrence.autoscaling.maxReplicas=13", "exceeds kafkaPartitions"),
+        # values.schema.json: a misspelt key or an unknown choice fails instead of being ignored
+        ("web.autoscalling.enabled=false", "additional properties 'autoscalling' not allowed"),
+        ("migrations.secretFiles.source=env", "secretFiles/source"),
+    ],
+)
+def test_chart_refuses_unsafe_values(setting: str, message: str) -> None:
+    key, value = setting.split("=", 1)
+    with pytest.raises(pytest.fail.Exception, match=message):
+        render("default", {key: value})
