@@ -1,34 +1,186 @@
-"""Writes to reminders and deliveries."""
+"""Writes to reminders, devices and notification preferences.
+
+Scheduling the reminder jobs is not done here but by the notifications worker when it consumes
+the task event these writes cause (see scheduling.py): Dapr jobs belong to the app-id that
+scheduled them, so only that worker may create or delete them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 
-from notifications_app.models import Reminder
+from notifications_app.models import Channel, Device, NotificationSettings, Reminder
+from notifications_app.selectors import notification_settings_for
 from tasks_app.models import Task
 
 MAX_REMINDERS_PER_TASK = 10
+MAX_BEFORE = timedelta(days=365)
+
+SpecKey = tuple[timedelta | None, datetime | None, tuple[str, ...]]
+
+
+def reminder_fire_at(
+    *, before: timedelta | None, at: datetime | None, due_at: datetime | None
+) -> datetime | None:
+    """When a reminder fires: `before` the due time, or at `at`; None without a due time."""
+    if at is not None:
+        return at
+    if before is None or due_at is None:
+        return None
+    return due_at - before
+
+
+def reminder_spec(reminder: Reminder) -> dict[str, Any]:
+    """A reminder as the spec that would create it (what reminders_replace compares)."""
+    spec: dict[str, Any] = {"channels": list(reminder.channels)}
+    if reminder.at is not None:
+        spec["at"] = reminder.at
+    else:
+        spec["before"] = reminder.before
+    return spec
+
+
+def _reject(message: str) -> ValidationError:
+    return ValidationError({"reminders": [message]})
+
+
+def _key(spec: Mapping[str, Any], default_channels: Sequence[str], position: int) -> SpecKey:
+    """Validate the shape of one spec and return its identity (what makes two reminders equal)."""
+    before, at = spec.get("before"), spec.get("at")
+    if (before is None) == (at is None):
+        raise _reject(f"Reminder {position}: give exactly one of 'before' or 'at'.")
+    if before is not None and not timedelta(0) <= before <= MAX_BEFORE:
+        raise _reject(f"Reminder {position}: 'before' must be between 0 and 365 days.")
+    if at is not None and at.tzinfo is None:
+        raise _reject(f"Reminder {position}: 'at' needs a time zone.")
+    requested = spec.get("channels")
+    channels = list(default_channels) if requested is None else list(requested)
+    unknown = sorted(set(channels) - set(Channel.values))
+    if unknown:
+        raise _reject(f"Reminder {position}: unknown channel {', '.join(map(repr, unknown))}.")
+    if requested is not None and not channels:
+        raise _reject(f"Reminder {position}: give at least one channel.")
+    ordered = tuple(channel for channel in Channel.values if channel in channels)
+    return (before, at, ordered)
 
 
 def reminders_replace(*, task: Task, specs: Sequence[Mapping[str, Any]]) -> bool:
-    """Make the task's reminders exactly `specs` (each `{"before": timedelta}` or `{"at": ...}`).
+    """Make the task's reminders exactly `specs` (each `{"before": timedelta}` or `{"at": ...}`,
+    optionally with `"channels"`; without channels, the ones on in the owner's settings).
 
-    Returns whether anything changed. The caller holds the transaction.
+    Reminders that stay keep their id and state; only added ones are checked against the clock
+    and the due date, so re-sending a list with a reminder that already fired is not an error.
+    Returns whether anything changed. The caller holds the transaction; a ValidationError
+    (keyed `reminders`) means nothing was written.
     """
     if len(specs) > MAX_REMINDERS_PER_TASK:
-        raise ValidationError(
-            {"reminders": [f"At most {MAX_REMINDERS_PER_TASK} reminders per task."]}
-        )
-    wanted = [(s.get("before"), s.get("at"), tuple(s.get("channels") or ())) for s in specs]
-    current = [(r.before, r.at, tuple(r.channels)) for r in task.reminders.all()]
-    if sorted(map(repr, wanted)) == sorted(map(repr, current)):
+        raise _reject(f"At most {MAX_REMINDERS_PER_TASK} reminders per task.")
+    defaults = notification_settings_for(user_id=task.owner_id).enabled_channels()
+    wanted = [_key(spec, defaults, position) for position, spec in enumerate(specs, start=1)]
+    if len(set(wanted)) != len(wanted):
+        raise _reject("The same reminder is given twice.")
+    current = {
+        (r.before, r.at, tuple(c for c in Channel.values if c in r.channels)): r
+        for r in Reminder.objects.filter(task=task)
+    }
+    added = [key for key in wanted if key not in current]
+    removed = [reminder.pk for key, reminder in current.items() if key not in set(wanted)]
+    now = timezone.now()
+    for position, key in enumerate(wanted, start=1):
+        if key not in added:
+            continue
+        before, at, _channels = key
+        if before is not None and task.due_at is None:
+            raise _reject(f"Reminder {position}: a reminder before the due time needs a due date.")
+        if at is not None and at <= now:
+            raise _reject(f"Reminder {position}: that time is in the past.")
+    if not added and not removed:
         return False
-    task.reminders.all().delete()
+    Reminder.objects.filter(pk__in=removed).delete()
     Reminder.objects.bulk_create(
-        Reminder(task=task, before=before, at=at, channels=list(channels))
-        for before, at, channels in wanted
+        Reminder(
+            task=task,
+            before=before,
+            at=at,
+            channels=list(channels),
+            fire_at=reminder_fire_at(before=before, at=at, due_at=task.due_at),
+        )
+        for before, at, channels in added
     )
     return True
+
+
+@transaction.atomic
+def reminder_add(*, task: Task, spec: Mapping[str, Any]) -> Reminder:
+    """Add one reminder to a task (an update of the task, with its one updated event)."""
+    from tasks_app.services import task_update
+
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    existing = list(Reminder.objects.filter(task=task))
+    known = {reminder.pk for reminder in existing}
+    task_update(task=task, changes={}, reminders=[*map(reminder_spec, existing), spec])
+    return Reminder.objects.filter(task=task).exclude(pk__in=known).get()
+
+
+@transaction.atomic
+def reminder_delete(*, reminder: Reminder) -> None:
+    """Remove one reminder; the worker cancels its job when it sees the task's updated event."""
+    from tasks_app.services import task_update
+
+    task = Task.objects.select_for_update().get(pk=reminder.task_id)
+    others = Reminder.objects.filter(task=task).exclude(pk=reminder.pk)
+    task_update(task=task, changes={}, reminders=[reminder_spec(other) for other in others])
+
+
+def _valid_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError({"timezone": [f"Unknown time zone {name!r}."]}) from exc
+    return name
+
+
+@transaction.atomic
+def notification_settings_update(*, user: User, changes: Mapping[str, Any]) -> NotificationSettings:
+    """Turn channels on or off and set the time zone reminders show times in."""
+    unknown = set(changes) - {"email", "push", "in_app", "timezone"}
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    prefs, _created = NotificationSettings.objects.select_for_update().get_or_create(user=user)
+    for name, value in changes.items():
+        setattr(prefs, name, _valid_timezone(value) if name == "timezone" else bool(value))
+    prefs.save(update_fields=[*changes, "updated_at"])
+    return prefs
+
+
+@transaction.atomic
+def device_register(*, user: User, token: str, platform: str) -> tuple[Device, bool]:
+    """Register a push token; a token seen before moves to this user (the phone changed hands).
+
+    Returns the device and whether it was created.
+    """
+    device = Device.objects.select_for_update().filter(token=token).first()
+    if device is None:
+        return Device.objects.create(user=user, token=token, platform=platform), True
+    device.user = user
+    device.platform = platform
+    device.save(update_fields=["user", "platform", "updated_at"])
+    return device, False
+
+
+def device_delete(*, device: Device) -> None:
+    device.delete()
+
+
+def devices_remove_tokens(*, tokens: Sequence[str]) -> int:
+    """Forget tokens FCM reported as unregistered; returns how many devices went."""
+    deleted, _ = Device.objects.filter(token__in=list(tokens)).delete()
+    return deleted

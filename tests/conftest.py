@@ -14,6 +14,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from webapp.events.runtime import get_runtime, set_runtime
 from webapp.events.runtimes.inline import InlineRuntime
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _committed_db(transactional_db: None) -> None:

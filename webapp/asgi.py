@@ -1,4 +1,4 @@
-"""ASGI entry point for uvicorn: the Django app with its static files."""
+"""ASGI entry point for uvicorn: Django with its static files, and the MCP tools at /mcp."""
 
 from __future__ import annotations
 
@@ -13,4 +13,9 @@ from webapp.embedded_db import ensure_database_url
 
 ensure_database_url()
 
-application = ASGIStaticFilesHandler(get_asgi_application())
+django_application = ASGIStaticFilesHandler(get_asgi_application())
+
+# Imported once Django is set up: the tools use the ORM and the REST serializers.
+from chatbot_app.mcp_server import build_asgi_application  # noqa: E402
+
+application = build_asgi_application(django_application)

@@ -27,18 +27,38 @@ def dapr_secret_key(name: str) -> str:
 
 
 def _from_dapr(name: str) -> str | None:
+    """The secret from the Dapr secret store, None if the store does not have it.
+
+    Runs while settings load, so it reads the environment directly. A sidecar that never comes
+    up is a configuration error, not an absent secret: say so instead of falling through.
+    """
     from dapr.clients import DaprClient
+
+    from webapp.events.dapr_client import DeadlineInterceptor
 
     store = os.environ.get("DAPR_SECRET_STORE", "secretstore")
     key = dapr_secret_key(name)
-    with DaprClient() as client:
+    timeout = float(os.environ.get("DAPR_TIMEOUT_SECONDS") or 5.0)
+    try:
+        client = DaprClient(interceptors=[DeadlineInterceptor(timeout)])
+    except TimeoutError as exc:
+        raise MissingSecret(
+            f"EVENT_RUNTIME=dapr but the Dapr sidecar did not answer; cannot read {name}"
+        ) from exc
+    with client:
         try:
-            values = client.get_secret(store_name=store, key=key).secret
-        except Exception as exc:  # grpc.RpcError: the store does not have it
-            logger.warning("secret not found in the Dapr secret store", extra={"secret": name})
-            logger.debug("secret store error: %s", type(exc).__name__)
+            values = dict(client.get_secret(store_name=store, key=key).secret)
+        except Exception as exc:  # grpc.RpcError: daprd answers absent keys with an error
+            logger.info(
+                "secret not in the Dapr secret store",
+                extra={"secret": name, "store": store, "error": type(exc).__name__},
+            )
             return None
+    # Key Vault answers {key: value}; a Kubernetes Secret answers all its data keys, which
+    # need not repeat the secret's name when it holds only the one value.
     value = values.get(key)
+    if value is None and len(values) == 1:
+        value = next(iter(values.values()))
     return value if value else None
 
 

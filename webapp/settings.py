@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "tasks_app",
     "recurrence_app",
     "notifications_app",
+    "chatbot_app",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,8 @@ API_TRUSTED_PROXIES = env_int("API_TRUSTED_PROXIES", 0, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: it settles `Bearer todo_pat_...` and leaves every other bearer to simplejwt.
+        "accounts_app.authentication.ApiTokenAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -191,5 +194,31 @@ DAPR_PUBSUB_NAME = env_str("DAPR_PUBSUB_NAME", "pubsub")
 DAPR_STATE_STORE = env_str("DAPR_STATE_STORE", "statestore")
 DAPR_SECRET_STORE = env_str("DAPR_SECRET_STORE", "secretstore")
 DAPR_TIMEOUT_SECONDS = env_float("DAPR_TIMEOUT_SECONDS", 5.0)
+
+# --- Reminders and notifications ---------------------------------------------------------------
+# No SMTP_HOST: emails go to the log and the user's feed says email is not configured.
+SMTP_HOST = env_str("SMTP_HOST", "")
+SMTP_PORT = env_int("SMTP_PORT", 587, minimum=1)
+SMTP_USERNAME = env_str("SMTP_USERNAME", "")
+SMTP_PASSWORD = get_secret("SMTP_PASSWORD", required=False, generate=False) or ""
+SMTP_TLS = env_choice("SMTP_TLS", "starttls", ["none", "starttls", "tls"])
+SMTP_FROM = env_str("SMTP_FROM", "Todo <reminders@localhost>")
+SMTP_TIMEOUT_SECONDS = env_float("SMTP_TIMEOUT_SECONDS", 10.0)
+# A service-account JSON; without it the push channel reports "not configured".
+FIREBASE_CREDENTIALS = get_secret("FIREBASE_CREDENTIALS", required=False, generate=False) or ""
+# Only for an FCM emulator or proxy: replaces https://fcm.googleapis.com/v1/projects/<p>/...
+FIREBASE_FCM_URL = env_str("FIREBASE_FCM_URL", "")
+# Seconds to wait before each retry of a failed channel (3 retries, then the channel fails).
+try:
+    NOTIFICATION_RETRY_DELAYS = [
+        float(value) for value in env_list("NOTIFICATION_RETRY_DELAYS", ["2", "10", "30"])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured("NOTIFICATION_RETRY_DELAYS must be a comma list of seconds") from exc
+# A reminder whose fire time passed longer ago than this when it is scheduled is skipped.
+NOTIFICATION_LATE_GRACE_SECONDS = env_int("NOTIFICATION_LATE_GRACE_SECONDS", 60, minimum=0)
+# Threads that deliver fired reminders under the local runtime, so one slow SMTP server does
+# not hold up the job timer; 0 delivers in the thread that fired the job.
+NOTIFICATION_DELIVERY_THREADS = env_int("NOTIFICATION_DELIVERY_THREADS", 4, minimum=0)
 
 LOGGING = logging_config(level=env_str("LOG_LEVEL", "INFO"), json=env_bool("LOG_JSON", not DEBUG))

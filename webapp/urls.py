@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("tasks_app.urls")),
     path("", include("recurrence_app.urls")),
     path("", include("notifications_app.urls")),
+    path("", include("chatbot_app.urls")),
     path("", include("webapp.events.urls")),
 ]
 

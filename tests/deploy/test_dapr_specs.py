@@ -327,3 +327,16 @@ def test_cloud_placeholders_are_exactly_those_the_deploy_workflow_fills_in() -> 
     for path in (DAPR / "cloud").glob("*.yaml"):
         text = placeholder.sub("filled-in", path.read_text())
         assert len([d for d in yaml.safe_load_all(text) if d]) == 1
+
+
+def test_deployment_guide_lists_every_topic_and_secret() -> None:
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    for topic in topics.ALL_TOPICS:
+        assert f"`{topic}`" in guide, topic
+        assert f"`{topics.dead_letter_topic(topic)}`" in guide, topic
+    for name in CONTRACT_SECRETS | secrets_read_by_code():
+        assert f"`{dapr_secret_key(name)}`" in guide, name
+    for item in metadata(component("cloud", "pubsub")).values():
+        if "secretKeyRef" in item:
+            assert f"`{item['secretKeyRef']['name']}`" in guide
+    assert "helm rollback" in guide

@@ -1,0 +1,59 @@
+"""Event and job handlers of the notifications worker (Dapr app-id `notifications`).
+
+Imported from the app's ready(), so the embedded `serve` runs them on the local runtime too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from notifications_app.delivery import reminder_fire
+from notifications_app.scheduling import reminders_cancel, reminders_schedule
+from webapp.events import topics
+from webapp.events.registry import Envelope, job_handler, subscriber
+
+logger = logging.getLogger(__name__)
+
+APP_ID = "notifications"
+
+
+def _task_id(envelope: Envelope) -> str:
+    task: dict[str, Any] = envelope["data"]["task"]
+    return str(task["id"])
+
+
+@subscriber(
+    consumer="notifications.task_operations",
+    app_id=APP_ID,
+    topic=topics.TASK_OPERATIONS,
+    types=[
+        topics.TASK_CREATED,
+        topics.TASK_COMPLETED,
+        topics.TASK_REOPENED,
+        topics.TASK_DELETED,
+    ],
+)
+def on_task_operation(envelope: Envelope) -> None:
+    task_id = _task_id(envelope)
+    if envelope["type"] in {topics.TASK_COMPLETED, topics.TASK_DELETED}:
+        reminders_cancel(task_id=task_id)
+    else:
+        reminders_schedule(task_id=task_id, reopened=envelope["type"] == topics.TASK_REOPENED)
+
+
+@subscriber(
+    consumer="notifications.task_modifications",
+    app_id=APP_ID,
+    topic=topics.TASK_MODIFICATIONS,
+    types=[topics.TASK_UPDATED],
+)
+def on_task_modification(envelope: Envelope) -> None:
+    # Any update may move the due date or change the reminders; scheduling reads the task's
+    # current state, so re-checking after other edits costs a read and changes nothing.
+    reminders_schedule(task_id=_task_id(envelope))
+
+
+@job_handler(prefix="reminder-", app_id=APP_ID)
+def on_reminder_job(job_name: str, data: dict[str, Any]) -> None:
+    reminder_fire(job_name=job_name, data=data)

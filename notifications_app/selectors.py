@@ -1,0 +1,65 @@
+"""Reads for reminders, notifications, devices and preferences."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.http import Http404
+
+from notifications_app.models import Device, Notification, NotificationSettings, Reminder
+from tasks_app.models import Task
+
+
+def notification_settings_for(*, user_id: int) -> NotificationSettings:
+    """The user's preferences; defaults (every channel on, UTC) until they save some."""
+    found = NotificationSettings.objects.filter(user_id=user_id).first()
+    return found if found is not None else NotificationSettings(user_id=user_id)
+
+
+def reminder_list(*, task: Task) -> QuerySet[Reminder]:
+    return Reminder.objects.filter(task=task).order_by("fire_at", "created_at", "id")
+
+
+def reminder_get(*, user: User, reminder_id: uuid.UUID | str) -> Reminder:
+    """Another user's reminder is a 404, exactly like one that does not exist."""
+    found = (
+        Reminder.objects.select_related("task")
+        .filter(pk=reminder_id, task__owner_id=user.pk)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such reminder.")
+    return found
+
+
+def notification_list(
+    *, user: User, channel: str | None = None, status: str | None = None
+) -> QuerySet[Notification]:
+    """Newest first: the delivery log and, for `in_app`, the feed."""
+    rows = Notification.objects.filter(user_id=user.pk)
+    if channel:
+        rows = rows.filter(channel=channel)
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-created_at", "-id")
+
+
+def device_list(*, user: User) -> QuerySet[Device]:
+    return Device.objects.filter(user_id=user.pk).order_by("created_at")
+
+
+def device_get(*, user: User, device_id: uuid.UUID | str) -> Device:
+    found = Device.objects.filter(pk=device_id, user_id=user.pk).first()
+    if found is None:
+        raise Http404("No such device.")
+    return found
+
+
+def device_tokens(*, user_id: int) -> list[str]:
+    return list(
+        Device.objects.filter(user_id=user_id)
+        .order_by("created_at")
+        .values_list("token", flat=True)
+    )
