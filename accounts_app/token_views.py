@@ -34,9 +34,7 @@ def _refuse_api_tokens(request: Request) -> None:
 
 
 class ApiTokenListView(APIView):
-    @extend_schema(
-        tags=["auth"], responses={200: ApiTokenSerializer(many=True), 403: FORBIDDEN}
-    )
+    @extend_schema(tags=["auth"], responses={200: ApiTokenSerializer(many=True), 403: FORBIDDEN})
     def get(self, request: Request) -> Response:
         _refuse_api_tokens(request)
         tokens = api_token_list(user=request.user)  # type: ignore[arg-type]

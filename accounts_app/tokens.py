@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts_app.models import ApiToken, Scope
 
-TOKEN_PREFIX = "todo_pat_"
+TOKEN_PREFIX = "todo_pat_"  # noqa: S105 (a public marker, not a secret)
 DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + 6
 MAX_ACTIVE_TOKENS = 50
 # Recording every use would turn each API read into a write; a minute's precision is plenty.
@@ -50,7 +50,11 @@ def normalize_scopes(scopes: str | Iterable[str]) -> str:
     unknown = sorted(set(names) - set(Scope.values))
     if unknown:
         raise ValidationError(
-            {"scopes": [f"Unknown scope {', '.join(map(repr, unknown))}; use 'read' or 'read write'."]}
+            {
+                "scopes": [
+                    f"Unknown scope {', '.join(map(repr, unknown))}; use 'read' or 'read write'."
+                ]
+            }
         )
     if not names:
         raise ValidationError({"scopes": ["Give 'read' or 'read write'."]})

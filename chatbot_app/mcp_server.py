@@ -6,6 +6,7 @@ replica can answer any request and no session has to stick to a pod.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -14,14 +15,17 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ToolAnnotations
+from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from chatbot_app import scheduling_tools, tools
 from chatbot_app.principal import CredentialVerifier
 
 MCP_PATH = "/mcp"
+# Django's ASGI handler (its signature is narrower than Starlette's ASGIApp alias).
+DjangoApp = Callable[..., Awaitable[None]]
 INSTRUCTIONS = (
     "Tools to manage the user's tasks on the Todo platform. Priorities are names (low, medium, "
     "high, urgent). Times are RFC 3339 with an offset. Write tools need a token with the "
@@ -40,7 +44,7 @@ def build_server() -> MCPServer:
         version="1.0.0",
         token_verifier=CredentialVerifier(),
         auth=AuthSettings(
-            issuer_url=settings.PUBLIC_BASE_URL,
+            issuer_url=AnyHttpUrl(settings.PUBLIC_BASE_URL),
             resource_server_url=None,
             required_scopes=["read"],
         ),
@@ -79,7 +83,7 @@ class McpRouter:
     runs this app with lifespan on (`manage.py serve` does; plain uvicorn's default does too).
     """
 
-    def __init__(self, django_app: ASGIApp, mcp_app: Starlette) -> None:
+    def __init__(self, django_app: DjangoApp, mcp_app: Starlette) -> None:
         self.django_app = django_app
         self.mcp_app = mcp_app
         self.started = False
@@ -122,5 +126,5 @@ class McpRouter:
         return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
-def build_asgi_application(django_app: ASGIApp) -> McpRouter:
+def build_asgi_application(django_app: DjangoApp) -> McpRouter:
     return McpRouter(django_app, build_http_app(build_server()))

@@ -16,7 +16,7 @@ class MessageSerializer(StrictSerializer):
 class ConversationInputSerializer(StrictSerializer):
     read_only_names = ("id", "updated_at")
 
-    messages = MessageSerializer(many=True, max_length=MAX_MESSAGES)
+    messages = serializers.ListField(child=MessageSerializer(), max_length=MAX_MESSAGES)
 
 
 class ConversationSerializer(serializers.Serializer[dict[str, object]]):

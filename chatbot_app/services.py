@@ -61,8 +61,6 @@ def conversation_save(
     return {"id": conversation_id, **value}
 
 
-def conversation_delete(
-    *, user: User, conversation_id: str, port: StatePort | None = None
-) -> None:
+def conversation_delete(*, user: User, conversation_id: str, port: StatePort | None = None) -> None:
     key = conversation_key(user_id=user.pk, conversation_id=conversation_id)
     (port or get_state_port()).delete(key)

@@ -21,7 +21,7 @@ from django.core.paginator import InvalidPage, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
 from django.http import Http404, QueryDict
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 from rest_framework.exceptions import ValidationError
 
@@ -68,9 +68,12 @@ def tool(*, title: str, write: bool) -> Callable[[ToolFunction], ToolFunction]:
     return register
 
 
-def error_text(body: Any) -> str:
-    """The REST API's error body as the tool error's text."""
-    return json.dumps(body, ensure_ascii=False)
+class ToolFailure(Exception):
+    """A call the REST API would have refused; `body` is the JSON body it would have sent."""
+
+    def __init__(self, body: Any) -> None:
+        super().__init__(body)
+        self.body = body
 
 
 def _plain(data: Any) -> Any:
@@ -79,26 +82,26 @@ def _plain(data: Any) -> Any:
 
 
 def run_tool(spec: ToolSpec, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Authenticate, check the scope and run one tool; every failure becomes a ToolError."""
+    """Authenticate, check the scope and run one tool; every refusal becomes a ToolFailure."""
     close_old_connections()
     try:
         try:
             principal = current_principal()
         except CredentialRejected as exc:
-            raise ToolError(error_text({"detail": str(exc)})) from None
+            raise ToolFailure({"detail": str(exc)}) from None
         if spec.write and not principal.can_write:
-            raise ToolError(error_text({"detail": WRITE_SCOPE_NEEDED}))
+            raise ToolFailure({"detail": WRITE_SCOPE_NEEDED})
         user = User.objects.filter(pk=principal.user_id, is_active=True).first()
         if user is None:
-            raise ToolError(error_text({"detail": "The token's user is inactive."}))
+            raise ToolFailure({"detail": "The token's user is inactive."})
         try:
             result: dict[str, Any] = _plain(spec.function(user, **arguments))
         except DjangoValidationError as exc:
-            raise ToolError(error_text(as_drf_validation_error(exc).detail)) from None
+            raise ToolFailure(_plain(as_drf_validation_error(exc).detail)) from None
         except ValidationError as exc:
-            raise ToolError(error_text(exc.detail)) from None
+            raise ToolFailure(_plain(exc.detail)) from None
         except Http404 as exc:
-            raise ToolError(error_text({"detail": str(exc)})) from None
+            raise ToolFailure({"detail": str(exc)}) from None
         return result
     finally:
         close_old_connections()
@@ -108,15 +111,21 @@ def as_mcp_function(spec: ToolSpec) -> Callable[..., Any]:
     """The async callable the MCP server registers: the tool's signature without `user`.
 
     The work runs in Django's thread-sensitive executor, the one thread its ORM expects sync
-    code to share, so the server's event loop never blocks on the database.
+    code to share, so the server's event loop never blocks on the database. A refusal is
+    returned as an error result whose text is exactly the REST API's JSON error body (raising
+    the SDK's ToolError would prefix the text and spoil the JSON).
     """
     signature = inspect.signature(spec.function, eval_str=True)
     parameters = list(signature.parameters.values())[1:]
 
-    async def call(**arguments: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await sync_to_async(run_tool, thread_sensitive=True)(
-            spec, arguments
-        )
+    async def call(**arguments: Any) -> dict[str, Any] | CallToolResult:
+        try:
+            result: dict[str, Any] = await sync_to_async(run_tool, thread_sensitive=True)(
+                spec, arguments
+            )
+        except ToolFailure as failure:
+            text = json.dumps(failure.body, ensure_ascii=False)
+            return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         return result
 
     call.__name__ = spec.name
@@ -134,7 +143,9 @@ def task_data(task: Task) -> dict[str, Any]:
     return data
 
 
-def validate_with(serializer_class: type[Any], data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+def validate_with(
+    serializer_class: type[Any], data: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     validated: dict[str, Any] = dict(serializer.validated_data)
@@ -177,14 +188,14 @@ def add_task(
     user: User,
     title: Annotated[str, Field(description="1-200 characters")],
     description: Annotated[str | None, Field(description="up to 5000 characters")] = None,
-    priority: Annotated[str | None, Field(description="low, medium (default), high or urgent")] = None,
+    priority: Annotated[
+        str | None, Field(description="low, medium (default), high or urgent")
+    ] = None,
     tags: Annotated[list[str] | None, Field(description="lower-case labels: a-z 0-9 _ -")] = None,
     due_at: DueAt = None,
 ) -> dict[str, Any]:
     """Create a task for the user and return it."""
-    data = _given(
-        title=title, description=description, priority=priority, tags=tags, due_at=due_at
-    )
+    data = _given(title=title, description=description, priority=priority, tags=tags, due_at=due_at)
     validated = validate_with(TaskCreateSerializer, data)
     return task_data(services.task_create(owner=user, **validated))
 
@@ -260,9 +271,7 @@ def update_task(
 ) -> dict[str, Any]:
     """Change some fields of a task; fields left out stay as they are."""
     task = task_get(user=user, task_id=task_id)
-    data = _given(
-        title=title, description=description, priority=priority, tags=tags, due_at=due_at
-    )
+    data = _given(title=title, description=description, priority=priority, tags=tags, due_at=due_at)
     if clear_due_at:
         if due_at is not None:
             raise ValidationError({"due_at": ["Give due_at or clear_due_at, not both."]})

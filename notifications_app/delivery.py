@@ -187,6 +187,8 @@ def reminder_claim(*, job_name: str, data: Mapping[str, Any]) -> Claimed | None:
     enabled = prefs.enabled_channels()
     channels = [channel for channel in reminder.channels if channel in enabled]
     content = compose(task, prefs)
+    # In-app needs nothing beyond its row, so it is delivered right here, in the claim's
+    # transaction: the feed entry and its sent event commit together, with no second round.
     rows = Notification.objects.bulk_create(
         Notification(
             user_id=task.owner_id,
@@ -202,11 +204,23 @@ def reminder_claim(*, job_name: str, data: Mapping[str, Any]) -> Claimed | None:
             if channel == Channel.IN_APP
             else content.text,
             link=content.link,
+            **(
+                {"status": NotificationStatus.SENT, "attempts": 1, "sent_at": now}
+                if channel == Channel.IN_APP
+                else {}
+            ),
         )
         for channel in channels
     )
-    if not rows:
-        reminder.status = ReminderStatus.SKIPPED  # every channel it asked for is off
+    for row in rows:
+        if row.channel == Channel.IN_APP:
+            metrics.DELIVERY_ATTEMPTS.labels(row.channel, "sent").inc()
+            metrics.DELIVERIES.labels(row.channel, NotificationStatus.SENT).inc()
+            _emit_outcome(row)
+    external = [row for row in rows if row.channel != Channel.IN_APP]
+    if not external:
+        # Nothing left to send: in-app only, or every channel it asked for is turned off.
+        reminder.status = ReminderStatus.SENT if rows else ReminderStatus.SKIPPED
         reminder.save(update_fields=["status", "updated_at"])
     emit(
         type=topics.REMINDER_FIRED,
@@ -215,7 +229,7 @@ def reminder_claim(*, job_name: str, data: Mapping[str, Any]) -> Claimed | None:
         user_id=task.owner_id,
     )
     metrics.REMINDERS_FIRED.labels("fired").inc()
-    if not rows:
+    if not external:
         return None
     return Claimed(reminder_id=str(reminder.pk), claimed_at=now, ids=[row.pk for row in rows])
 
@@ -327,24 +341,30 @@ def _settle(row: Notification, status: str, *, error: str) -> None:
     metrics.DELIVERIES.labels(row.channel, status).inc()
     with transaction.atomic():
         row.save(update_fields=["status", "error", "attempts", "sent_at"])
-        if status == NotificationStatus.SKIPPED:
-            return
-        event_type = (
-            topics.NOTIFICATION_SENT
-            if status == NotificationStatus.SENT
-            else topics.NOTIFICATION_FAILED
+        _emit_outcome(row)
+
+
+def _emit_outcome(row: Notification) -> None:
+    """Sent and failed deliveries are events on `alerts`; a failure is copied to `alerts-dlq`
+    for operators. Skipped ones (nothing configured, no devices) are only in the log."""
+    if row.status not in {NotificationStatus.SENT, NotificationStatus.FAILED}:
+        return
+    event_type = (
+        topics.NOTIFICATION_SENT
+        if row.status == NotificationStatus.SENT
+        else topics.NOTIFICATION_FAILED
+    )
+    data = {"notification": notification_payload(row)}
+    subject = f"notifications/{row.pk}"
+    emit(type=event_type, subject=subject, data=data, user_id=row.user_id)
+    if row.status == NotificationStatus.FAILED:
+        emit(
+            topic=topics.dead_letter_topic(topics.ALERTS),
+            type=event_type,
+            subject=subject,
+            data=data,
+            user_id=row.user_id,
         )
-        data = {"notification": notification_payload(row)}
-        subject = f"notifications/{row.pk}"
-        emit(type=event_type, subject=subject, data=data, user_id=row.user_id)
-        if status == NotificationStatus.FAILED:
-            emit(
-                topic=topics.dead_letter_topic(topics.ALERTS),
-                type=event_type,
-                subject=subject,
-                data=data,
-                user_id=row.user_id,
-            )
 
 
 def _settle_reminder(*, reminder_id: str, ids: Sequence[int], claimed_at: datetime) -> None:

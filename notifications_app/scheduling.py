@@ -92,7 +92,7 @@ def reminders_schedule(*, task_id: uuid.UUID | str, reopened: bool = False) -> i
         update: dict[str, object] = {}
         if fire_at is None or not rearm or fire_at < late:
             if job is not None:
-                _cancel(stale)
+                _cancel(job)
             if rearm:
                 # No due date any more, or a time that passed before we could schedule it.
                 update = {

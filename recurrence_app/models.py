@@ -43,12 +43,26 @@ class RecurringSeries(models.Model):
     status = models.CharField(
         max_length=16, choices=SeriesStatus.choices, default=SeriesStatus.ACTIVE
     )
+    # The next occurrence the job materialises (anchor=due); None when the rule is exhausted
+    # or the series is anchored on completion (which has no job).
+    next_occurrence = models.DateTimeField(null=True, blank=True)
+    # When the series' job is due to fire (next_occurrence - lead_time + jitter); what the
+    # reschedule command restores and what job lag is measured against.
+    job_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "recurring series"
-        indexes = [models.Index(fields=["owner", "status"], name="series_owner_status_idx")]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="series_owner_status_idx"),
+            # The storm sweep claims due series in trigger order.
+            models.Index(
+                fields=["job_due_at"],
+                name="series_job_due_idx",
+                condition=models.Q(status="active", job_due_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.rule})"

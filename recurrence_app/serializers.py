@@ -1,15 +1,121 @@
-"""API shapes of recurring series."""
+"""API shapes of recurring series. Shape only; the rules live in rules.py and services.py."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
 from rest_framework import serializers
 
-from recurrence_app.models import Anchor
-from webapp.api.serializers import StrictSerializer
+from notifications_app.models import Channel
+from recurrence_app.models import Anchor, RecurringSeries
+from recurrence_app.rules import RecurrenceError, iso_duration
+from recurrence_app.services import validate_recurrence
+from tasks_app.models import Priority
+from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
+from webapp.api.serializers import NamedChoiceField, StrictSerializer
+
+PRIORITY_NAMES = {member.label: member.value for member in Priority}
+
+
+class IsoDurationField(serializers.DurationField):
+    """Reads ISO 8601 (`PT15M`) or `HH:MM:SS`; writes ISO 8601."""
+
+    def to_representation(self, value: timedelta) -> str:
+        return iso_duration(value)
 
 
 class RecurrenceInputSerializer(StrictSerializer):
     rule = serializers.CharField(max_length=500)
     timezone = serializers.CharField(max_length=64, default="UTC")
     anchor = serializers.ChoiceField(choices=Anchor.choices, default=Anchor.DUE)
-    lead_time = serializers.DurationField(required=False)
+    lead_time = IsoDurationField(required=False)
+
+
+def check_recurrence(recurrence: dict[str, Any], *, dtstart: datetime) -> None:
+    """Run the rule checks for a new series starting at `dtstart`; a 400 under `recurrence`."""
+    try:
+        validate_recurrence(
+            rule=recurrence["rule"],
+            timezone_name=recurrence.get("timezone", "UTC"),
+            anchor=recurrence.get("anchor", Anchor.DUE),
+            lead_time=recurrence.get("lead_time") or timedelta(0),
+            dtstart=dtstart,
+            now=timezone.now(),
+        )
+    except RecurrenceError as exc:
+        raise serializers.ValidationError({"recurrence": {exc.field: [exc.message]}}) from exc
+
+
+class ReminderTemplateSerializer(StrictSerializer):
+    """A reminder every instance inherits: relative to its due time."""
+
+    before = IsoDurationField()
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=False
+    )
+
+
+class SeriesSerializer(serializers.ModelSerializer[RecurringSeries]):
+    priority = NamedChoiceField(names=PRIORITY_NAMES)
+    reminders = serializers.JSONField(source="reminder_templates")
+    lead_time = IsoDurationField()
+    excluded = serializers.ListField(child=serializers.DateTimeField())
+
+    class Meta:
+        model = RecurringSeries
+        fields = [
+            "id",
+            "title",
+            "description",
+            "priority",
+            "tags",
+            "reminders",
+            "rule",
+            "timezone",
+            "dtstart",
+            "anchor",
+            "lead_time",
+            "excluded",
+            "status",
+            "next_occurrence",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SeriesUpdateSerializer(StrictSerializer):
+    read_only_names: tuple[str, ...] = (
+        "id",
+        "dtstart",
+        "excluded",
+        "status",
+        "next_occurrence",
+        "created_at",
+        "updated_at",
+    )
+
+    title = serializers.CharField(max_length=TITLE_MAX, required=False)
+    description = serializers.CharField(
+        max_length=DESCRIPTION_MAX, allow_blank=True, required=False
+    )
+    priority = NamedChoiceField(names=PRIORITY_NAMES, required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=32), max_length=MAX_TAGS, required=False
+    )
+    reminders = ReminderTemplateSerializer(many=True, required=False)
+    rule = serializers.CharField(max_length=500, required=False)
+    timezone = serializers.CharField(max_length=64, required=False)
+    anchor = serializers.ChoiceField(choices=Anchor.choices, required=False)
+    lead_time = IsoDurationField(required=False)
+
+
+class OccurrencesQuerySerializer(StrictSerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
+
+
+class OccurrencesSerializer(serializers.Serializer[Any]):
+    series = serializers.UUIDField()
+    occurrences = serializers.ListField(child=serializers.DateTimeField())

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from recurrence_app.views import SeriesViewSet
+
+router = SimpleRouter()
+router.register("series", SeriesViewSet, basename="series")
+
+urlpatterns = router.urls

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from notifications_app.serializers import ReminderInputSerializer, ReminderSerializer
-from recurrence_app.serializers import RecurrenceInputSerializer
+from recurrence_app.serializers import RecurrenceInputSerializer, check_recurrence
 from tasks_app.models import Priority, Status, Task
 from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
 from webapp.api.serializers import NamedChoiceField, StrictSerializer
@@ -62,6 +62,8 @@ class TaskCreateSerializer(TaskWriteSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("recurrence") and not attrs.get("due_at"):
             raise serializers.ValidationError({"due_at": ["A recurring task needs a due date."]})
+        if attrs.get("recurrence"):
+            check_recurrence(attrs["recurrence"], dtstart=attrs["due_at"])
         return attrs
 
 

@@ -71,12 +71,24 @@ def task_create(
 
 
 def insert_instance(
-    *, owner_id: int, fields: Mapping[str, Any], series_id: Any, occurrence: datetime
+    *,
+    owner_id: int,
+    fields: Mapping[str, Any],
+    series_id: Any,
+    occurrence: datetime,
+    reminders: Sequence[Mapping[str, Any]] = (),
 ) -> Task:
-    """Create one series instance and its created event (the caller holds the transaction)."""
+    """Create one series instance and its created event (the caller holds the transaction).
+
+    Reminders are set before the event, so consumers of task.created see them.
+    """
     task = Task.objects.create(
         owner_id=owner_id, series_id=series_id, occurrence=occurrence, **fields
     )
+    if reminders:
+        from notifications_app.services import reminders_replace
+
+        reminders_replace(task=task, specs=reminders)
     _emit_task_event(topics.TASK_CREATED, task)
     return task
 

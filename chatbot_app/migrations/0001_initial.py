@@ -4,22 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='StateEntry',
+            name="StateEntry",
             fields=[
-                ('key', models.CharField(max_length=300, primary_key=True, serialize=False)),
-                ('value', models.JSONField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("key", models.CharField(max_length=300, primary_key=True, serialize=False)),
+                ("value", models.JSONField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'state entries',
+                "verbose_name_plural": "state entries",
             },
         ),
     ]

@@ -123,10 +123,12 @@ def _failure_policy(job: Any) -> FailurePolicy:
 
 
 @dataclass
-class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
+class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):
     """The sidecar side of the Dapr API, in memory. Start with `start()`, end with `stop()`."""
 
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # store -> key -> value
+    # store -> key -> value; a dict value is a secret with several data keys, the way a
+    # Kubernetes Secret answers (Azure Key Vault answers {key: value}).
+    secrets: dict[str, dict[str, str | dict[str, str]]] = field(default_factory=dict)
     healthy: bool = True
     calls: list[Call] = field(default_factory=list)
     published: list[Published] = field(default_factory=list)
@@ -148,12 +150,14 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
 
     def start(self) -> FakeDaprSidecar:
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        dapr_pb2_grpc.add_DaprServicer_to_server(self, self._server)
+        dapr_pb2_grpc.add_DaprServicer_to_server(self, self._server)  # type: ignore[no-untyped-call]
         self.grpc_port = self._server.add_insecure_port("127.0.0.1:0")
         self._server.start()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._http_handler())
         self.http_port = self._http.server_address[1]
-        threading.Thread(target=self._http.serve_forever, name="fake-dapr-http", daemon=True).start()
+        threading.Thread(
+            target=self._http.serve_forever, name="fake-dapr-http", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -207,7 +211,7 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
 
     # --- pub/sub -----------------------------------------------------------------------------
 
-    def PublishEvent(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def PublishEvent(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("PublishEvent", request, context)
         with self._lock:
             self.published.append(
@@ -237,10 +241,10 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
                 )
         return api_v1.BulkPublishResponse()
 
-    def BulkPublishEvent(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def BulkPublishEvent(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._bulk_publish("BulkPublishEvent", request, context)
 
-    def BulkPublishEventAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def BulkPublishEventAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._bulk_publish("BulkPublishEventAlpha1", request, context)
 
     # --- jobs --------------------------------------------------------------------------------
@@ -270,10 +274,10 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
             context.abort(grpc.StatusCode.ALREADY_EXISTS, f"job {record.name} already exists")
         return api_v1.ScheduleJobResponse()
 
-    def ScheduleJob(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ScheduleJob(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._schedule("ScheduleJob", request, context)
 
-    def ScheduleJobAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ScheduleJobAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._schedule("ScheduleJobAlpha1", request, context)
 
     def _get_job(self, method: str, request: Any, context: grpc.ServicerContext) -> Any:
@@ -289,10 +293,10 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
             job.due_time = record.due_time
         return api_v1.GetJobResponse(job=job)
 
-    def GetJob(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def GetJob(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._get_job("GetJob", request, context)
 
-    def GetJobAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def GetJobAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._get_job("GetJobAlpha1", request, context)
 
     def _delete_job(self, method: str, request: Any, context: grpc.ServicerContext) -> Any:
@@ -304,15 +308,15 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
             context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.name} not found")
         return api_v1.DeleteJobResponse()
 
-    def DeleteJob(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def DeleteJob(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._delete_job("DeleteJob", request, context)
 
-    def DeleteJobAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def DeleteJobAlpha1(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._delete_job("DeleteJobAlpha1", request, context)
 
     # --- secrets -----------------------------------------------------------------------------
 
-    def GetSecret(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def GetSecret(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("GetSecret", request, context)
         with self._lock:
             self.secret_requests.append((request.store_name, request.key))
@@ -324,9 +328,12 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
         assert store is not None
         if request.key not in store:
             context.abort(grpc.StatusCode.NOT_FOUND, f"secret {request.key} not found")
-        return api_v1.GetSecretResponse(data={request.key: store[request.key]})
+        value = store[request.key]
+        return api_v1.GetSecretResponse(
+            data=value if isinstance(value, dict) else {request.key: value}
+        )
 
-    def GetBulkSecret(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def GetBulkSecret(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("GetBulkSecret", request, context)
         with self._lock:
             store = self.secrets.get(request.store_name)
@@ -336,12 +343,17 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
             )
         assert store is not None
         return api_v1.GetBulkSecretResponse(
-            data={key: api_v1.SecretResponse(secrets={key: value}) for key, value in store.items()}
+            data={
+                key: api_v1.SecretResponse(
+                    secrets=value if isinstance(value, dict) else {key: value}
+                )
+                for key, value in store.items()
+            }
         )
 
     # --- state -------------------------------------------------------------------------------
 
-    def SaveState(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def SaveState(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("SaveState", request, context)
         with self._lock:
             store = self.state.setdefault(request.store_name, {})
@@ -349,14 +361,14 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
                 store[item.key] = bytes(item.value)
         return empty_pb2.Empty()
 
-    def GetState(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def GetState(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("GetState", request, context)
         with self._lock:
             value = self.state.get(request.store_name, {}).get(request.key)
         # A missing key is an empty answer, not an error, as in daprd.
         return api_v1.GetStateResponse(data=value or b"", etag="1" if value is not None else "")
 
-    def DeleteState(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def DeleteState(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("DeleteState", request, context)
         with self._lock:
             self.state.get(request.store_name, {}).pop(request.key, None)
@@ -368,7 +380,7 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
         sidecar = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path.split("?")[0] in {"/v1.0/healthz", "/v1.0/healthz/outbound"}:
                     self.send_response(204 if sidecar.healthy else 500)
                 else:
@@ -385,9 +397,7 @@ class FakeDaprSidecar(dapr_pb2_grpc.DaprServicer):  # type: ignore[misc]
 # --- driving an app as daprd does --------------------------------------------------------------
 
 
-def topic_event_request(
-    envelope: dict[str, Any], *, topic: str, pubsub: str = "pubsub"
-) -> Any:
+def topic_event_request(envelope: dict[str, Any], *, topic: str, pubsub: str = "pubsub") -> Any:
     """The TopicEventRequest daprd sends for a structured CloudEvent published to `topic`.
 
     daprd takes id, source, type, specversion and datacontenttype into their own fields, sends
@@ -427,9 +437,9 @@ class AppDriver:
         self.port: int = server.add_insecure_port("127.0.0.1:0")
         server.start()
         self._channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
-        self._stub = appcallback_service_v1.AppCallbackStub(self._channel)
-        self._alpha = appcallback_service_v1.AppCallbackAlphaStub(self._channel)
-        self._health = appcallback_service_v1.AppCallbackHealthCheckStub(self._channel)
+        self._stub = appcallback_service_v1.AppCallbackStub(self._channel)  # type: ignore[no-untyped-call]
+        self._alpha = appcallback_service_v1.AppCallbackAlphaStub(self._channel)  # type: ignore[no-untyped-call]
+        self._health = appcallback_service_v1.AppCallbackHealthCheckStub(self._channel)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         self._channel.close()

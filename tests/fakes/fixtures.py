@@ -11,7 +11,7 @@ from dapr.ext.grpc import App
 from tests.fakes.dapr_sidecar import AppDriver, FakeDaprSidecar
 
 # The SDK's own settings the fixture points at the fake; each is restored afterwards.
-_DAPR_SETTINGS = {
+_DAPR_SETTINGS: dict[str, Callable[[FakeDaprSidecar], object]] = {
     "DAPR_GRPC_ENDPOINT": lambda sidecar: sidecar.grpc_endpoint,
     "DAPR_HTTP_ENDPOINT": lambda sidecar: sidecar.http_endpoint,
     "DAPR_GRPC_PORT": lambda sidecar: sidecar.grpc_port,

@@ -20,7 +20,7 @@ from django.conf import settings
 
 
 class _CallDetails(
-    namedtuple(  # noqa: PYI024 - grpc wants exactly these six fields, by position
+    namedtuple(  # grpc reads these six fields
         "_CallDetails",
         ["method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"],
     ),

@@ -51,8 +51,11 @@ PUBLISH_FAILURES = Counter(
 class DaprRuntime(EventRuntime):
     name = "dapr"
 
-    def __init__(self, *, retry_tick_seconds: float = 5.0) -> None:
+    def __init__(self, *, retry_tick_seconds: float = 5.0, autostart: bool = True) -> None:
+        """`autostart=False` leaves the relay thread off until start(), for callers (tests,
+        tools) that drive relay_once() themselves."""
         self._tick = retry_tick_seconds
+        self._autostart = autostart
         self._client: DaprClient | None = None
         self._client_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -87,7 +90,7 @@ class DaprRuntime(EventRuntime):
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
 
     @property
     def running(self) -> bool:
@@ -99,12 +102,12 @@ class DaprRuntime(EventRuntime):
         # at the first commit that emitted, or at the first readiness probe, whichever comes
         # first. The probe comes seconds after a pod starts, so rows left by a crashed pod
         # go out even if nobody writes.
-        if not self._stopping.is_set():
+        if self._autostart and not self._stopping.is_set():
             self.start()
         problem = sidecar_problem()
         if problem is not None:
             return problem
-        if not self._stopping.is_set() and not self.running:
+        if self._autostart and not self._stopping.is_set() and not self.running:
             return "dapr event relay stopped"
         return None
 
@@ -118,7 +121,7 @@ class DaprRuntime(EventRuntime):
 
     def outbox_committed(self) -> None:
         # Never publish in the committing (request) thread: a slow sidecar would slow the API.
-        if not self._stopping.is_set():
+        if self._autostart and not self._stopping.is_set():
             self.start()
         self._wake.set()
 

@@ -41,9 +41,10 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _exit_cleanly)
         try:
+            # Lifespan on: it starts the MCP session manager behind /mcp (see webapp/asgi.py).
             server = uvicorn.Server(
                 uvicorn.Config(
-                    "webapp.asgi:application", host=host, port=port, lifespan="off", log_config=None
+                    "webapp.asgi:application", host=host, port=port, lifespan="on", log_config=None
                 )
             )
             self.stdout.write(f"Serving on http://{host}:{port} (Ctrl-C stops)")

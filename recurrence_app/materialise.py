@@ -1,0 +1,340 @@
+"""Turning occurrences into tasks: the job sweep (batched for midnight storms) and its helpers.
+
+Every writer of a series' instances holds the series row lock, so the pointer
+(`next_occurrence`) and the instances never disagree; the unique (series, occurrence)
+constraint is the last guard, and inserts use ON CONFLICT DO NOTHING so nothing is ever
+created twice.
+
+Midnight storm: when many series are due at one instant, each job firing claims a batch of
+up to BATCH_SIZE due series (`SELECT ... FOR UPDATE SKIP LOCKED`, so parallel firings take
+disjoint batches), inserts their instances with one statement and their events with one more,
+and re-schedules their jobs. The jobs of the swept series then find nothing left to do. Where
+a series has a lead time, its trigger is also spread by a fixed per-series jitter (see
+`jitter`), so one instant's jobs do not all fire in the same second.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_duration
+
+from recurrence_app.metrics import GENERATION_LATENCY, INSTANCES_GENERATED
+from recurrence_app.models import Anchor, RecurringSeries, SeriesStatus
+from recurrence_app.rules import Rule, next_occurrence, parse_rule, zone
+from tasks_app.events import task_payload, task_subject
+from tasks_app.models import Status, Task
+from tasks_app.services import insert_instance
+from webapp.events import jobs, topics
+from webapp.events.envelope import build_envelope
+from webapp.events.models import OutboxEvent
+
+BATCH_SIZE = 1000
+# Instances one series may catch up on in one firing (after an outage); the job re-fires
+# at once for the rest.
+MAX_CATCH_UP = 100
+# Jitter stays within a tenth of the lead window and at most this long, so an instance still
+# appears well before it is due.
+MAX_JITTER = timedelta(seconds=60)
+JOB_PREFIX = "series-"
+
+
+def job_name(series_id: uuid.UUID | str) -> str:
+    return f"{JOB_PREFIX}{series_id}"
+
+
+@lru_cache(maxsize=4096)
+def _parsed(rule: str, tz_name: str) -> tuple[Rule, ZoneInfo]:
+    tz = zone(tz_name)
+    return parse_rule(rule, tz=tz), tz
+
+
+def rule_of(series: RecurringSeries) -> tuple[Rule, ZoneInfo]:
+    """The series' stored rule, parsed (it was validated when saved)."""
+    return _parsed(series.rule, series.timezone)
+
+
+def jitter(series_id: uuid.UUID, lead_time: timedelta) -> timedelta:
+    """A fixed offset in [0, min(lead_time / 10, MAX_JITTER)) derived from the series id.
+
+    Fixed per series, so re-scheduling lands on the same instant; zero without a lead time,
+    because then the instance must exist at its due time.
+    """
+    window = min(lead_time / 10, MAX_JITTER)
+    if window <= timedelta(0):
+        return timedelta(0)
+    fraction = (series_id.int % 10_000) / 10_000
+    return timedelta(seconds=int(window.total_seconds() * fraction))
+
+
+def trigger_at(series: RecurringSeries, occurrence: datetime) -> datetime:
+    """When the instance of `occurrence` appears."""
+    return occurrence - series.lead_time + jitter(series.id, series.lead_time)
+
+
+def set_pointer(series: RecurringSeries, occurrence: datetime | None) -> None:
+    """Point the job at `occurrence` (None: nothing left for the job)."""
+    series.next_occurrence = occurrence
+    uses_job = occurrence is not None and series.anchor == Anchor.DUE
+    series.job_due_at = trigger_at(series, occurrence) if uses_job and occurrence else None
+
+
+def following(
+    series: RecurringSeries, after: datetime, *, inclusive: bool = False
+) -> datetime | None:
+    rule, tz = rule_of(series)
+    return next_occurrence(
+        rule=rule,
+        tz=tz,
+        dtstart=series.dtstart,
+        after=after,
+        excluded=series.excluded,
+        inclusive=inclusive,
+    )
+
+
+def instance_fields(series: RecurringSeries, occurrence: datetime) -> dict[str, Any]:
+    return {
+        "title": series.title,
+        "description": series.description,
+        "priority": series.priority,
+        "tags": list(series.tags),
+        "due_at": occurrence,
+    }
+
+
+def inherited_reminders(series: RecurringSeries) -> list[dict[str, Any]]:
+    """The series' reminder templates as reminders_replace specs (relative ones only)."""
+    specs: list[dict[str, Any]] = []
+    for template in series.reminder_templates:
+        before = parse_duration(str(template.get("before", "")))
+        if before is None:
+            continue
+        spec: dict[str, Any] = {"before": before}
+        if template.get("channels"):
+            spec["channels"] = list(template["channels"])
+        specs.append(spec)
+    return specs
+
+
+def sync_job(series: RecurringSeries) -> None:
+    """Make the series' job match the row: scheduled at job_due_at, or gone."""
+    if series.status == SeriesStatus.ACTIVE and series.job_due_at is not None:
+        jobs.schedule(
+            name=job_name(series.id),
+            due_at=series.job_due_at,
+            data={"series": str(series.id), "due_at": series.job_due_at.isoformat()},
+        )
+    else:
+        jobs.cancel(name=job_name(series.id))
+
+
+def create_instance(series: RecurringSeries, occurrence: datetime, *, trigger: str) -> Task | None:
+    """Create one instance (the caller holds the series lock); None if it already exists."""
+    if occurrence in series.excluded:
+        return None
+    if Task.objects.filter(series=series, occurrence=occurrence).exists():
+        return None
+    try:
+        with transaction.atomic():
+            task = insert_instance(
+                owner_id=series.owner_id,
+                fields=instance_fields(series, occurrence),
+                series_id=series.id,
+                occurrence=occurrence,
+                reminders=inherited_reminders(series),
+            )
+    except IntegrityError:
+        # Someone not holding the series lock got there first; one instance is what we want.
+        return None
+    INSTANCES_GENERATED.labels(trigger).inc()
+    return task
+
+
+# The sweep ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    series: int
+    instances: int
+
+
+def materialise_due(
+    *, now: datetime, first: uuid.UUID | None = None, batch_size: int = BATCH_SIZE
+) -> SweepResult:
+    """Create the instances of up to `batch_size` series whose job is due at `now`.
+
+    `first` (the series whose job fired) is claimed whether due or not, so its job is always
+    put back at the right time. Returns how many series were claimed and instances created;
+    callers loop while a full batch comes back.
+    """
+    with transaction.atomic():
+        active = RecurringSeries.objects.select_for_update(skip_locked=True).filter(
+            status=SeriesStatus.ACTIVE, anchor=Anchor.DUE
+        )
+        claimed: list[RecurringSeries] = []
+        if first is not None:
+            claimed.extend(active.filter(pk=first))
+        others = (
+            active.filter(job_due_at__lte=now).exclude(pk=first).order_by("job_due_at")
+            if first is not None
+            else active.filter(job_due_at__lte=now).order_by("job_due_at")
+        )
+        claimed.extend(others[: max(0, batch_size - len(claimed))])
+        if not claimed:
+            return SweepResult(series=0, instances=0)
+        planned: list[tuple[RecurringSeries, datetime]] = []
+        for series in claimed:
+            planned.extend((series, moment) for moment in _advance(series, now=now))
+        RecurringSeries.objects.bulk_update(claimed, ["next_occurrence", "job_due_at"])
+        created = _insert_instances(planned)
+        for series in claimed:
+            sync_job(series)
+    INSTANCES_GENERATED.labels("job").inc(len(created))
+    finished = timezone.now()
+    by_id = {series.id: series for series in claimed}
+    for task in created:
+        appears = trigger_at(by_id[task.series_id], task.occurrence)  # type: ignore[index,arg-type]
+        GENERATION_LATENCY.observe(max(0.0, (finished - appears).total_seconds()))
+    return SweepResult(series=len(claimed), instances=len(created))
+
+
+def _advance(series: RecurringSeries, *, now: datetime) -> list[datetime]:
+    """The occurrences of `series` due by `now`; moves its pointer past them."""
+    due: list[datetime] = []
+    moment = series.next_occurrence
+    while moment is not None and trigger_at(series, moment) <= now and len(due) < MAX_CATCH_UP:
+        if moment not in series.excluded:
+            due.append(moment)
+        moment = following(series, moment)
+    set_pointer(series, moment)
+    return due
+
+
+_INSERT_COLUMNS = (
+    "id",
+    "owner_id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "tags",
+    "due_at",
+    "completed_at",
+    "series_id",
+    "occurrence",
+    "is_exception",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert_instances(planned: Sequence[tuple[RecurringSeries, datetime]]) -> list[Task]:
+    """Insert instances in one statement (existing ones skipped), then their events and
+    inherited reminders; returns the tasks actually created, in order."""
+    if not planned:
+        return []
+    now = timezone.now()
+    tasks: list[Task] = []
+    for series, occurrence in planned:
+        tasks.append(
+            Task(
+                id=uuid.uuid4(),
+                owner_id=series.owner_id,
+                status=Status.PENDING,
+                series_id=series.id,
+                occurrence=occurrence,
+                is_exception=False,
+                created_at=now,
+                updated_at=now,
+                **instance_fields(series, occurrence),
+            )
+        )
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"] * len(tasks))
+    params: list[Any] = []
+    for task in tasks:
+        params.extend(getattr(task, column) for column in _INSERT_COLUMNS)
+    table = Task._meta.db_table
+    # Table and column names come from the model; every value is bound.
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES {placeholders} "  # noqa: S608
+        "ON CONFLICT DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = {row[0] for row in cursor.fetchall()}
+    created = [task for task in tasks if task.id in inserted]
+    with_reminders = {series.id: series for series, _ in planned if series.reminder_templates}
+    if with_reminders:
+        from notifications_app.services import reminders_replace
+
+        for task in created:
+            series_of_task = with_reminders.get(task.series_id)  # type: ignore[arg-type]
+            if series_of_task is not None:
+                reminders_replace(task=task, specs=inherited_reminders(series_of_task))
+    emit_created(created)
+    return created
+
+
+def emit_created(tasks: Iterable[Task]) -> None:
+    """One `todo.task.created.v1` per task, written to the outbox in one statement.
+
+    The same envelope `emit` writes, with the sequence numbers drawn in one round trip; the
+    relay publishes them after commit like any other event.
+    """
+    batch = list(tasks)
+    if not batch:
+        return
+    table = OutboxEvent._meta.db_table
+    column = OutboxEvent._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, column, len(batch)],
+        )
+        sequences = sorted(int(row[0]) for row in cursor.fetchall())
+    now = timezone.now()
+    rows: list[OutboxEvent] = []
+    encoder = DjangoJSONEncoder()
+    for sequence, task in zip(sequences, batch, strict=True):
+        event_id = uuid.uuid4()
+        data = json.loads(encoder.encode({"task": task_payload(task)}))
+        envelope = build_envelope(
+            event_id=event_id,
+            type=topics.TASK_CREATED,
+            subject=task_subject(task),
+            time=now,
+            data=data,
+            partition_key=str(task.owner_id),
+        )
+        envelope["sequence"] = str(sequence)
+        rows.append(
+            OutboxEvent(
+                sequence=sequence,
+                event_id=event_id,
+                topic=topics.TOPIC_OF_TYPE[topics.TASK_CREATED],
+                type=topics.TASK_CREATED,
+                subject=task_subject(task),
+                user_id=task.owner_id,
+                envelope=envelope,
+            )
+        )
+    OutboxEvent.objects.bulk_create(rows)
+    transaction.on_commit(_relay_after_commit)
+
+
+def _relay_after_commit() -> None:
+    from webapp.events.runtime import get_runtime
+
+    get_runtime().outbox_committed()

@@ -1,0 +1,384 @@
+"""RFC 5545 recurrence rules: parsing, validation and expansion in a series' time zone.
+
+Expansion runs on naive wall-clock times in the series' zone, so "every day at 09:00
+Europe/Berlin" stays at 09:00 local across DST, and each occurrence is then converted to UTC:
+
+- a wall time that does not exist (spring forward) is read with the offset in force before the
+  gap, which moves it forward by the gap (02:30 becomes 03:30), as RFC 5545 section 3.3.5 says;
+- an ambiguous wall time (fall back) takes its first instance (the DST offset).
+
+DTSTART always counts as the first occurrence (RFC 5545 section 3.8.5.3), even when it does not
+match the rule; the rule's COUNT then includes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrule, rrulestr
+
+MAX_COUNT = 1000
+MAX_LEAD_TIME = timedelta(days=366)
+ANCHORS = ("due", "completion")
+# Sub-minute and minute-level rules would flood a user's list and the database.
+FORBIDDEN_FREQ = {"SECONDLY": "every second", "MINUTELY": "every minute"}
+FORBIDDEN_PARTS = {"BYSECOND", "DTSTART", "TZID"}
+_UNTIL_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?$")
+# How far back an expansion starts before the instant asked about: wider than any UTC offset
+# change, so converting `after` to wall time never skips an occurrence.
+_WALL_MARGIN = timedelta(hours=26)
+
+
+class RecurrenceError(ValueError):
+    """A problem with one field of a recurrence (`rule`, `timezone`, `anchor`, `lead_time`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A validated rule: the text (normalised, without UNTIL), its parts and its end."""
+
+    text: str
+    freq: str
+    count: int | None
+    until: datetime | None  # aware UTC, inclusive
+
+    @property
+    def is_finite(self) -> bool:
+        return self.count is not None or self.until is not None
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise RecurrenceError("timezone", f"Unknown time zone {name!r}.") from exc
+
+
+def parse_rule(text: str, *, tz: ZoneInfo) -> Rule:
+    """Check the rule text and return it normalised, with UNTIL as an aware UTC instant.
+
+    Errors carry the parser's own reason. UNTIL may be a date (the whole day counts), a local
+    date-time, or a UTC date-time ending in Z.
+    """
+    body = text.strip()
+    if body.upper().startswith("RRULE:"):
+        body = body[len("RRULE:") :]
+    if not body:
+        raise RecurrenceError("rule", "The rule is empty.")
+    parts: dict[str, str] = {}
+    for chunk in body.split(";"):
+        name, sep, value = chunk.partition("=")
+        name, value = name.strip().upper(), value.strip().upper()
+        if not sep or not name or not value:
+            raise RecurrenceError("rule", f"{chunk!r} is not NAME=VALUE.")
+        if name in parts:
+            raise RecurrenceError("rule", f"{name} is given twice.")
+        parts[name] = value
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise RecurrenceError("rule", "FREQ is required.")
+    if freq in FORBIDDEN_FREQ:
+        raise RecurrenceError(
+            "rule", f"FREQ={freq} is not supported: a task cannot repeat {FORBIDDEN_FREQ[freq]}."
+        )
+    for name in sorted(FORBIDDEN_PARTS & parts.keys()):
+        raise RecurrenceError("rule", f"{name} is not supported in the rule.")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RecurrenceError("rule", "COUNT and UNTIL cannot both be given.")
+    count = _count(parts.get("COUNT"))
+    if "INTERVAL" in parts and (not parts["INTERVAL"].isdigit() or int(parts["INTERVAL"]) < 1):
+        raise RecurrenceError("rule", "INTERVAL must be a whole number of at least 1.")
+    _check_numbers(parts, "BYMONTHDAY", 31)
+    _check_numbers(parts, "BYMONTH", 12, allow_negative=False)
+    until = _until(parts.pop("UNTIL"), tz) if "UNTIL" in parts else None
+    normalised = ";".join(f"{name}={value}" for name, value in parts.items())
+    try:
+        rrulestr(normalised, dtstart=datetime(2000, 1, 1))  # noqa: DTZ001  # wall time
+    except (ValueError, TypeError) as exc:
+        raise RecurrenceError("rule", f"Invalid rule: {exc}.") from exc
+    return Rule(text=normalised, freq=freq, count=count, until=until)
+
+
+def _count(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise RecurrenceError("rule", "COUNT must be a whole number of at least 1.")
+    if int(raw) > MAX_COUNT:
+        raise RecurrenceError("rule", f"COUNT may be at most {MAX_COUNT}.")
+    return int(raw)
+
+
+def _check_numbers(
+    parts: dict[str, str], name: str, limit: int, *, allow_negative: bool = True
+) -> None:
+    if name not in parts:
+        return
+    for item in parts[name].split(","):
+        try:
+            number = int(item)
+        except ValueError:
+            raise RecurrenceError("rule", f"{name} must list whole numbers.") from None
+        if number == 0 or abs(number) > limit or (number < 0 and not allow_negative):
+            span = f"1 to {limit}" + (f" or -{limit} to -1" if allow_negative else "")
+            raise RecurrenceError("rule", f"{name} values must be {span}.")
+
+
+def _until(raw: str, tz: ZoneInfo) -> datetime:
+    match = _UNTIL_RE.match(raw)
+    if match is None:
+        raise RecurrenceError("rule", "UNTIL must be YYYYMMDD, YYYYMMDDTHHMMSS or ...Z.")
+    year, month, day, hour, minute, second, utc = match.groups()
+    try:
+        if hour is None:
+            # A date UNTIL includes that whole local day.
+            moment = datetime(int(year), int(month), int(day), 23, 59, 59, tzinfo=tz)
+        else:
+            moment = datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                tzinfo=UTC if utc else tz,
+            )
+    except ValueError as exc:
+        raise RecurrenceError("rule", f"Invalid UNTIL: {exc}.") from exc
+    return moment.astimezone(UTC)
+
+
+def parse_lead_time(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise RecurrenceError("lead_time", "The lead time cannot be negative.")
+    if value > MAX_LEAD_TIME:
+        raise RecurrenceError("lead_time", "The lead time may be at most 366 days.")
+    return value
+
+
+def parse_anchor(value: str) -> str:
+    if value not in ANCHORS:
+        raise RecurrenceError("anchor", f"Anchor must be one of: {', '.join(ANCHORS)}.")
+    return value
+
+
+def check_has_future(
+    *, rule: Rule, tz: ZoneInfo, dtstart: datetime, now: datetime, excluded: Iterable[datetime]
+) -> None:
+    """Refuse a rule that ends before `now` or whose every future occurrence is excluded."""
+    if rule.until is not None and rule.until < now:
+        raise RecurrenceError("rule", "End date must be in the future.")
+    if (
+        next_occurrence(
+            rule=rule, tz=tz, dtstart=dtstart, after=now, excluded=excluded, inclusive=True
+        )
+        is None
+    ):
+        raise RecurrenceError("rule", "The rule has no occurrence in the future.")
+
+
+# Expansion ---------------------------------------------------------------------------------
+
+
+def to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """Wall time in `tz` to UTC: fold=0 takes the first of an ambiguous time and moves a
+    non-existent one forward by the gap."""
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def to_wall(moment: datetime, tz: ZoneInfo) -> datetime:
+    return moment.astimezone(tz).replace(tzinfo=None, fold=0)
+
+
+def _rrule(rule: Rule, tz: ZoneInfo, wall_start: datetime, *, count: int | None) -> rrule:
+    expansion: rrule = rrulestr(rule.text, dtstart=wall_start)  # type: ignore[assignment]
+    until = to_wall(rule.until, tz) if rule.until is not None else None
+    replaced: rrule = expansion.replace(count=count, until=until)
+    return replaced
+
+
+def iter_occurrences(*, rule: Rule, tz: ZoneInfo, dtstart: datetime) -> Iterator[datetime]:
+    """Every occurrence in UTC, in order, DTSTART first (no exclusions applied)."""
+    wall_start = to_wall(dtstart, tz)
+    expansion = rrulestr(rule.text, dtstart=wall_start)
+    start_matches = expansion.after(wall_start, inc=True) == wall_start
+    count = rule.count
+    if count is not None and not start_matches:
+        # DTSTART is the first of COUNT occurrences even when the rule would not produce it.
+        count -= 1
+    yield dtstart
+    if count == 0:
+        return
+    for wall in _rrule(rule, tz, wall_start, count=count):
+        if wall == wall_start:
+            continue
+        moment = to_utc(wall, tz)
+        if rule.until is not None and moment > rule.until:
+            return
+        yield moment
+
+
+def occurrences_after(
+    *,
+    rule: Rule,
+    tz: ZoneInfo,
+    dtstart: datetime,
+    after: datetime,
+    excluded: Iterable[datetime] = (),
+    inclusive: bool = False,
+    limit: int,
+) -> list[datetime]:
+    """Up to `limit` occurrences after `after` (UTC), excluded dates removed."""
+    skip = set(excluded)
+    found: list[datetime] = []
+    if limit <= 0:
+        return found
+    for moment in _occurrences_from(rule=rule, tz=tz, dtstart=dtstart, after=after):
+        if moment < after or (moment == after and not inclusive) or moment in skip:
+            continue
+        found.append(moment)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def next_occurrence(
+    *,
+    rule: Rule,
+    tz: ZoneInfo,
+    dtstart: datetime,
+    after: datetime,
+    excluded: Iterable[datetime] = (),
+    inclusive: bool = False,
+) -> datetime | None:
+    found = occurrences_after(
+        rule=rule,
+        tz=tz,
+        dtstart=dtstart,
+        after=after,
+        excluded=excluded,
+        inclusive=inclusive,
+        limit=1,
+    )
+    return found[0] if found else None
+
+
+def _occurrences_from(
+    *, rule: Rule, tz: ZoneInfo, dtstart: datetime, after: datetime
+) -> Iterator[datetime]:
+    """Occurrences starting near `after`; skips the walk from DTSTART where COUNT allows."""
+    if rule.count is not None or after <= dtstart + _WALL_MARGIN:
+        # COUNT must be counted from DTSTART; near the start the walk is short anyway.
+        yield from iter_occurrences(rule=rule, tz=tz, dtstart=dtstart)
+        return
+    wall_start = to_wall(dtstart, tz)
+    expansion = _rrule(rule, tz, wall_start, count=None)
+    resume = to_wall(after - _WALL_MARGIN, tz)
+    wall = expansion.after(resume, inc=True)
+    while wall is not None:
+        moment = to_utc(wall, tz)
+        if rule.until is not None and moment > rule.until:
+            return
+        yield moment
+        wall = expansion.after(wall, inc=False)
+
+
+def next_from_completion(
+    *, rule: Rule, tz: ZoneInfo, dtstart: datetime, completed_at: datetime
+) -> datetime | None:
+    """The next due time of a series anchored on completion ("every!" in Todoist).
+
+    The rule restarts on the local day of completion at the series' time of day (for HOURLY,
+    in the hour of completion at the series' minute), and the next due time is its first
+    occurrence after that local day (HOURLY: after the completion instant). So "every 3 days",
+    completed on Wednesday afternoon, is next due on Saturday at the usual time; "weekly on
+    Monday" is due the Monday after completion. UNTIL still ends the series; COUNT is applied
+    by the caller (it counts instances, not rule steps).
+    """
+    start_wall = to_wall(dtstart, tz)
+    done_wall = to_wall(completed_at, tz)
+    if rule.freq == "HOURLY":
+        restart = done_wall.replace(minute=start_wall.minute, second=start_wall.second)
+        threshold = done_wall
+    else:
+        restart = datetime.combine(done_wall.date(), start_wall.time())
+        threshold = datetime.combine(done_wall.date(), time.max)
+    expansion = _rrule(rule, tz, restart, count=None)
+    wall = expansion.after(threshold, inc=False)
+    if wall is None:
+        return None
+    moment = to_utc(wall, tz)
+    if rule.until is not None and moment > rule.until:
+        return None
+    return moment
+
+
+def restart_from(
+    *, rule: Rule, tz: ZoneInfo, wall_time_of: datetime, now: datetime
+) -> datetime | None:
+    """The first occurrence at or after `now` of `rule` laid on the wall clock of `wall_time_of`.
+
+    Used when a series' rule or zone changes: the new rule starts from now, keeping the series'
+    local time of day (and the day pattern of the old start where the rule leaves it open).
+    """
+    wall_start = to_wall(wall_time_of, tz)
+    open_ended = Rule(text=rule.text, freq=rule.freq, count=None, until=rule.until)
+    expansion = _rrule(open_ended, tz, wall_start, count=None)
+    wall = expansion.after(to_wall(now - _WALL_MARGIN, tz), inc=True)
+    while wall is not None:
+        moment = to_utc(wall, tz)
+        if rule.until is not None and moment > rule.until:
+            return None
+        if moment >= now:
+            return moment
+        wall = expansion.after(wall, inc=False)
+    return None
+
+
+# ISO 8601 durations --------------------------------------------------------------------------
+
+
+def iso_duration(value: timedelta) -> str:
+    """`PT15M`, `P1DT2H`, `PT0S`: the shape the API and reminder templates speak."""
+    total = int(value.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    clock = "".join(
+        f"{number}{unit}"
+        for number, unit in ((hours, "H"), (minutes, "M"), (seconds, "S"))
+        if number
+    )
+    text = f"{sign}P{f'{days}D' if days else ''}{'T' + clock if clock else ''}"
+    return text if text not in ("P", "-P") else "PT0S"
+
+
+__all__ = [
+    "MAX_COUNT",
+    "RecurrenceError",
+    "Rule",
+    "check_has_future",
+    "iso_duration",
+    "iter_occurrences",
+    "next_from_completion",
+    "next_occurrence",
+    "occurrences_after",
+    "parse_anchor",
+    "parse_lead_time",
+    "parse_rule",
+    "restart_from",
+    "to_utc",
+    "to_wall",
+    "zone",
+]

@@ -1,0 +1,85 @@
+"""MCP fixtures: personal tokens for the named users and an in-process MCP client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
+from django.db import connections
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult
+
+from accounts_app.tokens import api_token_create
+from chatbot_app.mcp_server import build_server
+from chatbot_app.principal import local_credential
+
+_server: MCPServer | None = None
+
+
+def mcp_server() -> MCPServer:
+    """One server for the whole run: building it is pure set-up, it keeps no per-test state."""
+    global _server
+    if _server is None:
+        _server = build_server()
+    return _server
+
+
+def token_for(user: User, scopes: str = "read write") -> str:
+    _token, secret = api_token_create(user=user, name=f"{user.username} {scopes}", scopes=scopes)
+    return secret
+
+
+def call_tool(
+    credential: str, name: str, arguments: dict[str, Any] | None = None
+) -> CallToolResult:
+    """Call one tool through an SDK client session, as `credential`'s owner."""
+
+    async def scenario() -> CallToolResult:
+        with local_credential(credential):
+            async with Client(mcp_server()) as client:
+                return await client.call_tool(name, arguments or {})
+
+    return anyio.run(scenario)
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    """The structured result of a call that must have succeeded."""
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    data: dict[str, Any] = result.structured_content
+    return data
+
+
+def tool_error(result: CallToolResult) -> Any:
+    """The JSON body carried by a tool error (the REST API's error body)."""
+    assert result.is_error, result.structured_content
+    text = result.content[0].text  # type: ignore[union-attr]
+    return json.loads(text)
+
+
+@pytest.fixture
+def owner_token(owner: User) -> str:
+    return token_for(owner)
+
+
+@pytest.fixture
+def outsider_token(outsider: User) -> str:
+    return token_for(outsider)
+
+
+@pytest.fixture
+def read_token(owner: User) -> str:
+    return token_for(owner, "read")
+
+
+@pytest.fixture(autouse=True)
+def _close_tool_connections() -> Iterator[None]:
+    """Tools run in Django's thread-sensitive executor; close its connection after each test."""
+    yield
+    anyio.run(sync_to_async(connections.close_all, thread_sensitive=True))

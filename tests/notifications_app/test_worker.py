@@ -1,0 +1,118 @@
+"""The notifications worker's Dapr app, driven as daprd drives it, against the fake sidecar:
+task events in, ScheduleJob/DeleteJob out to the Scheduler, OnJobEvent fires a delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.utils import timezone
+
+from notifications_app.management.commands.run_notifications_worker import APP_ID
+from notifications_app.models import Notification, ReminderStatus
+from tasks_app.models import Task
+from tasks_app.services import task_complete, task_update
+from tests.fakes.dapr_sidecar import AppDriver, FakeDaprSidecar
+from tests.notifications_app.conftest import reminders_of, task_with_reminders
+from webapp.events.envelope import rfc3339
+from webapp.events.models import OutboxEvent
+from webapp.events.runtime import set_runtime
+from webapp.events.runtimes.dapr import DaprRuntime
+from webapp.events.worker import build_app
+
+
+@pytest.fixture
+def worker(
+    dapr_sidecar: FakeDaprSidecar, app_driver: Callable[[Any], AppDriver]
+) -> Iterator[AppDriver]:
+    """The worker's app served on a port; its Dapr runtime talks to the fake sidecar.
+
+    The relay is left off: the test hands each event to the app itself, as daprd would.
+    """
+    runtime = DaprRuntime(autostart=False)
+    set_runtime(runtime)
+    yield app_driver(build_app(APP_ID))
+    runtime.stop()
+
+
+def _deliver_latest(driver: AppDriver, task: Task) -> str:
+    """Hand the task's newest event to the worker on its topic; returns daprd's status."""
+    row = OutboxEvent.objects.filter(subject=f"tasks/{task.pk}").order_by("-sequence").first()
+    assert row is not None
+    return driver.deliver(row.envelope, topic=row.topic)
+
+
+def test_it_subscribes_to_both_task_topics_with_dead_letter_topics(worker: AppDriver) -> None:
+    subscriptions = {s["topic"]: s for s in worker.list_subscriptions()}
+    assert set(subscriptions) == {"task-operations", "task-modifications"}
+    assert subscriptions["task-operations"]["deadLetterTopic"] == "task-operations-dlq"
+    assert subscriptions["task-modifications"]["deadLetterTopic"] == "task-modifications-dlq"
+    assert {s["pubsubName"] for s in subscriptions.values()} == {"pubsub"}
+
+
+def test_task_events_schedule_move_and_delete_reminder_jobs_in_the_scheduler(
+    worker: AppDriver, dapr_sidecar: FakeDaprSidecar, owner: User
+) -> None:
+    due = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    task = task_with_reminders(owner, due_at=due, reminders=[{"before": timedelta(hours=1)}])
+    [reminder] = reminders_of(task)
+    name = f"reminder-{reminder.pk}"
+
+    assert _deliver_latest(worker, task) == "success"
+    [job] = dapr_sidecar.scheduled
+    assert (job.name, job.due_time, job.overwrite) == (
+        name,
+        rfc3339(due - timedelta(hours=1)),
+        True,
+    )
+    assert job.payload["reminder_id"] == str(reminder.pk)
+
+    task_update(task=task, changes={"due_at": due + timedelta(days=1)})
+    assert _deliver_latest(worker, task) == "success"
+    assert dapr_sidecar.jobs[name].due_time == rfc3339(due + timedelta(days=1, hours=-1))
+
+    task_complete(task=task)
+    assert _deliver_latest(worker, task) == "success"
+    assert dapr_sidecar.deleted_jobs == [name]
+    assert name not in dapr_sidecar.jobs
+    assert reminders_of(task)[0].status == ReminderStatus.CANCELLED
+
+
+def test_on_job_event_fires_the_delivery_once_and_publishes_its_events(
+    worker: AppDriver, dapr_sidecar: FakeDaprSidecar, owner: User
+) -> None:
+    due = timezone.now() + timedelta(seconds=30)
+    task = task_with_reminders(
+        owner, due_at=due, reminders=[{"before": timedelta(0), "channels": ["in_app"]}]
+    )
+    assert _deliver_latest(worker, task) == "success"
+    [job] = dapr_sidecar.scheduled
+
+    worker.fire_job(job.name, job.data)
+    worker.fire_job(job.name, job.data, alpha=True)  # a repeated trigger, as before daprd 1.18
+
+    [row] = Notification.objects.filter(task=task)
+    assert (row.channel, row.status) == ("in_app", "sent")
+    assert reminders_of(task)[0].status == ReminderStatus.SENT
+    runtime = DaprRuntime(autostart=False)
+    set_runtime(runtime)
+    while runtime.relay_once():
+        pass
+    alerts = [p.data["type"] for p in dapr_sidecar.published_to("alerts")]
+    assert alerts == ["todo.notification.sent.v1", "todo.reminder.fired.v1"] or alerts == [
+        "todo.reminder.fired.v1",
+        "todo.notification.sent.v1",
+    ]
+
+
+def test_the_command_serves_the_notifications_app_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("webapp.events.worker.run_worker", lambda **kw: calls.append(kw))
+
+    call_command("run_notifications_worker", "--port", "50061", "--http-port", "9191")
+
+    assert calls == [{"app_id": "notifications", "grpc_port": 50061, "http_port": 9191}]
