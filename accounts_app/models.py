@@ -44,6 +44,10 @@ class ApiToken(models.Model):
         return frozenset(self.scopes.split())
 
     @property
+    def scope_list(self) -> list[str]:
+        return sorted(self.scope_set)
+
+    @property
     def can_write(self) -> bool:
         return Scope.WRITE in self.scope_set
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts_app.models import ApiToken
 from webapp.api.serializers import StrictSerializer
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": ["read", "read write"]},
+            {"type": "array", "items": {"type": "string", "enum": ["read", "write"]}},
+        ]
+    }
+)
 class ScopesField(serializers.Field):  # type: ignore[type-arg]
-    """Accepts `"read"`, `"read write"` or `["read", "write"]`; answers with the list."""
+    """Accepts `"read"`, `"read write"` or `["read", "write"]`."""
 
     default_error_messages = {"invalid": "Give 'read' or 'read write' (a string or a list)."}
 
@@ -24,7 +33,7 @@ class ScopesField(serializers.Field):  # type: ignore[type-arg]
         raise AssertionError("fail() raises")  # for the type checker
 
     def to_representation(self, value: str) -> list[str]:
-        return value.split()
+        return sorted(value.split())
 
 
 class ApiTokenCreateSerializer(StrictSerializer):
@@ -38,7 +47,11 @@ class ApiTokenCreateSerializer(StrictSerializer):
 
 
 class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
-    scopes = ScopesField(read_only=True)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=["read", "write"]),
+        source="scope_list",
+        read_only=True,
+    )
 
     class Meta:
         model = ApiToken

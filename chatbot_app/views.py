@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -17,7 +17,14 @@ from webapp.api.serializers import ErrorSerializer
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="a message per bad field")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such conversation for this user")
+BAD_ID = OpenApiResponse(ErrorSerializer, description="an id that is not a slug or a UUID")
 UNAVAILABLE = OpenApiResponse(ErrorSerializer, description="the state store is unreachable")
+CONVERSATION_ID = OpenApiParameter(
+    "conversation_id",
+    {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,100}$"},
+    OpenApiParameter.PATH,
+    description="chosen by the client: a slug or a UUID",
+)
 
 
 class StateStoreUnavailable(APIException):
@@ -29,6 +36,7 @@ class StateStoreUnavailable(APIException):
 class ConversationView(APIView):
     @extend_schema(
         tags=["conversations"],
+        parameters=[CONVERSATION_ID],
         responses={200: ConversationSerializer, 404: NOT_FOUND, 503: UNAVAILABLE},
     )
     def get(self, request: Request, conversation_id: str) -> Response:
@@ -40,8 +48,9 @@ class ConversationView(APIView):
 
     @extend_schema(
         tags=["conversations"],
+        parameters=[CONVERSATION_ID],
         request=ConversationInputSerializer,
-        responses={200: ConversationSerializer, 400: BAD_REQUEST, 503: UNAVAILABLE},
+        responses={200: ConversationSerializer, 400: BAD_REQUEST, 404: BAD_ID, 503: UNAVAILABLE},
     )
     def put(self, request: Request, conversation_id: str) -> Response:
         serializer = ConversationInputSerializer(data=request.data)
@@ -56,7 +65,11 @@ class ConversationView(APIView):
             raise StateStoreUnavailable() from exc
         return Response(ConversationSerializer(saved).data)
 
-    @extend_schema(tags=["conversations"], responses={204: None, 503: UNAVAILABLE})
+    @extend_schema(
+        tags=["conversations"],
+        parameters=[CONVERSATION_ID],
+        responses={204: None, 404: BAD_ID, 503: UNAVAILABLE},
+    )
     def delete(self, request: Request, conversation_id: str) -> Response:
         try:
             services.conversation_delete(user=request.user, conversation_id=conversation_id)  # type: ignore[arg-type]

@@ -140,9 +140,22 @@ def _fire_in_thread(job_name: str, data: dict[str, Any]) -> None:
         with transaction.atomic():
             claimed = reminder_claim(job_name=job_name, data=data)
         if claimed is not None:
-            _deliver(claimed)
+            try:
+                _pools()[1].submit(_deliver_in_thread, claimed)
+            except RuntimeError:  # the process is exiting: send it from this thread
+                _deliver(claimed)
     except Exception:
         logger.exception("firing a reminder failed", extra={"job": job_name})
+    finally:
+        close_old_connections()
+
+
+def _deliver_in_thread(claimed: Claimed) -> None:
+    close_old_connections()
+    try:
+        _deliver(claimed)
+    except Exception:
+        logger.exception("delivering a reminder failed", extra={"reminder": claimed.reminder_id})
     finally:
         close_old_connections()
 
@@ -212,6 +225,12 @@ def reminder_claim(*, job_name: str, data: Mapping[str, Any]) -> Claimed | None:
         )
         for channel in channels
     )
+    emit(
+        type=topics.REMINDER_FIRED,
+        subject=f"reminders/{reminder.pk}",
+        data={"reminder": reminder_payload(reminder), "task": {"id": str(task.pk)}},
+        user_id=task.owner_id,
+    )
     for row in rows:
         if row.channel == Channel.IN_APP:
             metrics.DELIVERY_ATTEMPTS.labels(row.channel, "sent").inc()
@@ -222,12 +241,6 @@ def reminder_claim(*, job_name: str, data: Mapping[str, Any]) -> Claimed | None:
         # Nothing left to send: in-app only, or every channel it asked for is turned off.
         reminder.status = ReminderStatus.SENT if rows else ReminderStatus.SKIPPED
         reminder.save(update_fields=["status", "updated_at"])
-    emit(
-        type=topics.REMINDER_FIRED,
-        subject=f"reminders/{reminder.pk}",
-        data={"reminder": reminder_payload(reminder), "task": {"id": str(task.pk)}},
-        user_id=task.owner_id,
-    )
     metrics.REMINDERS_FIRED.labels("fired").inc()
     if not external:
         return None
@@ -236,26 +249,47 @@ def reminder_claim(*, job_name: str, data: Mapping[str, Any]) -> Claimed | None:
 
 # --- delivering ------------------------------------------------------------------------------
 
-_pool: ThreadPoolExecutor | None = None
+_fire_pool: ThreadPoolExecutor | None = None
+_send_pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+# Claiming is short database work; sending waits on SMTP and FCM. Separate threads for each
+# keep a slow mail server from delaying when later reminders fire.
+FIRE_THREADS = 2
+
+
+def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    global _fire_pool, _send_pool
+    with _pool_lock:
+        if _fire_pool is None or _send_pool is None:
+            _fire_pool = ThreadPoolExecutor(FIRE_THREADS, thread_name_prefix="reminder-fire")
+            _send_pool = ThreadPoolExecutor(
+                settings.NOTIFICATION_DELIVERY_THREADS, thread_name_prefix="notification-send"
+            )
+        return _fire_pool, _send_pool
+
+
+def stop_threads() -> None:
+    """Wait for reminders in hand to be claimed and delivered, then end the threads."""
+    global _fire_pool, _send_pool
+    with _pool_lock:
+        fire, send = _fire_pool, _send_pool
+        _fire_pool = _send_pool = None
+    if fire is not None:
+        fire.shutdown(wait=True)
+    if send is not None:
+        send.shutdown(wait=True)
 
 
 def _delivery_pool() -> ThreadPoolExecutor | None:
-    """Delivery threads for the local runtime, whose single job timer must not wait on SMTP.
+    """Threads for the local runtime, whose one job timer must not wait on SMTP.
 
     Under Dapr each job call already has its own thread, and the inline runtime of the tests
     delivers in the caller's thread so a test sees the result when fire_due_jobs() returns.
     """
-    global _pool
     if get_runtime().name != "local" or settings.NOTIFICATION_DELIVERY_THREADS == 0:
         return None
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=settings.NOTIFICATION_DELIVERY_THREADS,
-                thread_name_prefix="notification-delivery",
-            )
-        return _pool
+    return _pools()[0]
 
 
 def notifications_deliver(

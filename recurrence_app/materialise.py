@@ -8,9 +8,9 @@ created twice.
 Midnight storm: when many series are due at one instant, each job firing claims a batch of
 up to BATCH_SIZE due series (`SELECT ... FOR UPDATE SKIP LOCKED`, so parallel firings take
 disjoint batches), inserts their instances with one statement and their events with one more,
-and re-schedules their jobs. The jobs of the swept series then find nothing left to do. Where
-a series has a lead time, its trigger is also spread by a fixed per-series jitter (see
-`jitter`), so one instant's jobs do not all fire in the same second.
+and moves their pointers. The jobs of the swept series then find nothing left to do but
+re-arm themselves. Where a series has a lead time, its trigger is also spread by a fixed
+per-series jitter (see `jitter`), so one instant's jobs do not all fire in the same second.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ class SweepResult:
 
 
 def materialise_due(
-    *, now: datetime, first: uuid.UUID | None = None, batch_size: int = BATCH_SIZE
+    *, now: datetime, first: uuid.UUID | None = None, batch_size: int | None = None
 ) -> SweepResult:
     """Create the instances of up to `batch_size` series whose job is due at `now`.
 
@@ -179,6 +179,7 @@ def materialise_due(
     put back at the right time. Returns how many series were claimed and instances created;
     callers loop while a full batch comes back.
     """
+    batch_size = batch_size or BATCH_SIZE
     with transaction.atomic():
         active = RecurringSeries.objects.select_for_update(skip_locked=True).filter(
             status=SeriesStatus.ACTIVE, anchor=Anchor.DUE
@@ -195,12 +196,20 @@ def materialise_due(
         if not claimed:
             return SweepResult(series=0, instances=0)
         planned: list[tuple[RecurringSeries, datetime]] = []
+        moved: list[RecurringSeries] = []
         for series in claimed:
-            planned.extend((series, moment) for moment in _advance(series, now=now))
-        RecurringSeries.objects.bulk_update(claimed, ["next_occurrence", "job_due_at"])
+            due = _advance(series, now=now)
+            if due:
+                planned.extend((series, moment) for moment in due)
+                moved.append(series)
+        if moved:
+            RecurringSeries.objects.bulk_update(moved, ["next_occurrence", "job_due_at"])
         created = _insert_instances(planned)
-        for series in claimed:
-            sync_job(series)
+        # Only the firing series' job is re-armed here. The other swept series still have
+        # their own job due now; when it fires it finds nothing due and re-arms itself, so a
+        # storm costs one schedule call per series either way, spread over the firings.
+        if claimed[0].pk == first:
+            sync_job(claimed[0])
     INSTANCES_GENERATED.labels("job").inc(len(created))
     finished = timezone.now()
     by_id = {series.id: series for series in claimed}

@@ -23,6 +23,8 @@ from dateutil.rrule import rrule, rrulestr
 
 MAX_COUNT = 1000
 MAX_LEAD_TIME = timedelta(days=366)
+# How far ahead validation looks for a rule's next occurrence (Feb 29 recurs within 8 years).
+SEARCH_HORIZON = timedelta(days=366 * 10)
 ANCHORS = ("due", "completion")
 # Sub-minute and minute-level rules would flood a user's list and the database.
 FORBIDDEN_FREQ = {"SECONDLY": "every second", "MINUTELY": "every minute"}
@@ -174,12 +176,28 @@ def parse_anchor(value: str) -> str:
 def check_has_future(
     *, rule: Rule, tz: ZoneInfo, dtstart: datetime, now: datetime, excluded: Iterable[datetime]
 ) -> None:
-    """Refuse a rule that ends before `now` or whose every future occurrence is excluded."""
+    """Refuse a rule that ends before `now`, that never matches after DTSTART (31 February)
+    or whose every future occurrence is excluded.
+
+    The search stops SEARCH_HORIZON after the later of now and DTSTART, so a rule that can
+    never match does not walk the calendar to the year 9999.
+    """
     if rule.until is not None and rule.until < now:
         raise RecurrenceError("rule", "End date must be in the future.")
+    horizon = max(now, dtstart) + SEARCH_HORIZON
+    bounded = Rule(
+        text=rule.text,
+        freq=rule.freq,
+        count=rule.count,
+        until=horizon if rule.until is None else min(rule.until, horizon),
+    )
+    moments = iter_occurrences(rule=bounded, tz=tz, dtstart=dtstart)
+    next(moments)  # DTSTART
+    if rule.count != 1 and next(moments, None) is None:
+        raise RecurrenceError("rule", "The rule has no occurrence in the future.")
     if (
         next_occurrence(
-            rule=rule, tz=tz, dtstart=dtstart, after=now, excluded=excluded, inclusive=True
+            rule=bounded, tz=tz, dtstart=dtstart, after=now, excluded=excluded, inclusive=True
         )
         is None
     ):

@@ -206,6 +206,13 @@ def series_update(
     if series.status != SeriesStatus.ACTIVE:
         raise ValidationError({"status": [f"A {series.status} series cannot be edited."]})
     cleaned = _cleaned(changes)
+    try:
+        if "lead_time" in cleaned:
+            parse_lead_time(cleaned["lead_time"])
+        if "anchor" in cleaned:
+            parse_anchor(cleaned["anchor"])
+    except RecurrenceError as exc:
+        raise ValidationError({exc.field: [exc.message]}) from exc
     diff: dict[str, dict[str, Any]] = {}
     for field, new in cleaned.items():
         old = getattr(series, field if field != "reminders" else "reminder_templates")

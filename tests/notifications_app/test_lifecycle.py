@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from notifications_app.handlers import on_reminder_job
 from notifications_app.models import Notification, ReminderJob, ReminderStatus
+from tasks_app.models import Task
 from tasks_app.services import task_complete, task_delete, task_reopen, task_update
 from tests.notifications_app.conftest import reminders_of, task_with_reminders
 from webapp.events.models import OutboxEvent, ScheduledJob
@@ -254,3 +255,43 @@ def test_channels_turned_off_in_settings_are_not_delivered(
     assert list(Notification.objects.filter(task=task).values_list("channel", flat=True)) == [
         "in_app"
     ]
+
+
+def test_the_next_instance_of_a_series_gets_the_templates_relative_reminders(
+    owner: User, inline_runtime: InlineRuntime
+) -> None:
+    from tests.conftest import client_for
+
+    with time_machine.travel(CREATED, tick=False):
+        api = client_for(owner)  # a token issued at the travelled-to time
+        response = api.post(
+            "/api/v1/tasks/",
+            {
+                "title": "Stand-up notes",
+                "due_at": DUE.isoformat(),
+                "recurrence": {"rule": "FREQ=DAILY;COUNT=3", "timezone": "UTC"},
+                "reminders": [
+                    {"before": "PT1H", "channels": ["in_app"]},
+                    {"at": (DUE - timedelta(hours=5)).isoformat(), "channels": ["in_app"]},
+                ],
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        first = response.json()
+        assert len(first["reminders"]) == 2
+        assert api.post(f"/api/v1/tasks/{first['id']}/complete/").status_code == 200
+
+    following = Task.objects.filter(series_id=first["series"]).exclude(pk=first["id"]).get()
+    assert following.due_at == DUE + timedelta(days=1)
+    [inherited] = reminders_of(following)
+    assert (inherited.before, inherited.at, inherited.channels) == (
+        timedelta(hours=1),
+        None,
+        ["in_app"],
+    )
+    reminder_jobs = {name: due for name, due in _jobs().items() if name.startswith("reminder-")}
+    assert reminder_jobs == {f"reminder-{inherited.pk}": DUE + timedelta(days=1, hours=-1)}
+    with time_machine.travel(DUE + timedelta(days=1, hours=-1), tick=False):
+        assert f"reminder-{inherited.pk}" in inline_runtime.fire_due_jobs()
+    assert _feed(owner) == [inherited.pk]

@@ -47,7 +47,9 @@ def _deliver_latest(driver: AppDriver, task: Task) -> str:
 
 
 def test_it_subscribes_to_both_task_topics_with_dead_letter_topics(worker: AppDriver) -> None:
-    subscriptions = {s["topic"]: s for s in worker.list_subscriptions()}
+    listed = worker.list_subscriptions()
+    # The SDK lists each dead-letter topic as a subscription of its own as well.
+    subscriptions = {s["topic"]: s for s in listed if not s["topic"].endswith("-dlq")}
     assert set(subscriptions) == {"task-operations", "task-modifications"}
     assert subscriptions["task-operations"]["deadLetterTopic"] == "task-operations-dlq"
     assert subscriptions["task-modifications"]["deadLetterTopic"] == "task-modifications-dlq"
@@ -100,13 +102,13 @@ def test_on_job_event_fires_the_delivery_once_and_publishes_its_events(
     assert reminders_of(task)[0].status == ReminderStatus.SENT
     runtime = DaprRuntime(autostart=False)
     set_runtime(runtime)
-    while runtime.relay_once():
-        pass
-    alerts = [p.data["type"] for p in dapr_sidecar.published_to("alerts")]
-    assert alerts == ["todo.notification.sent.v1", "todo.reminder.fired.v1"] or alerts == [
+    assert runtime.relay_once()
+    alerts = [p.data for p in dapr_sidecar.published_to("alerts")]
+    assert [event["type"] for event in alerts] == [
         "todo.reminder.fired.v1",
         "todo.notification.sent.v1",
     ]
+    assert alerts[1]["data"]["notification"]["id"] == row.pk
 
 
 def test_the_command_serves_the_notifications_app_id(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,7 +82,6 @@ def test_mon_wed_fri_instances_appear_at_0945_local(
             assert inline_runtime.fire_due_jobs() == [f"series-{series.id}"]
         task = Task.objects.get(series=series, occurrence=due)
         assert task.status == Status.PENDING and task.due_at == due
-        assert task.due_at.astimezone().hour is not None
     local = [t.due_at.isoformat() for t in instances(series.id) if t.due_at]
     assert local == [
         "2026-01-05T09:00:00+00:00",
@@ -116,14 +115,16 @@ def test_editing_one_occurrence_leaves_later_ones_unchanged(api: APIClient) -> N
 
 def test_deleting_the_series_keeps_completed_and_removes_pending(api: APIClient) -> None:
     with time_machine.travel(TODAY_9 - timedelta(hours=1), tick=False):
-        first = create_recurring(api, title="Stretch", due_at=TODAY_9.isoformat(), rule="FREQ=DAILY")
+        first = create_recurring(
+            api, title="Stretch", due_at=TODAY_9.isoformat(), rule="FREQ=DAILY"
+        )
         api.post(f"/api/v1/tasks/{first['id']}/complete/")
         pending = instances(first["series"])[1]
         assert job_of(first["series"]) is not None
         response = api.delete(f"/api/v1/series/{first['series']}/")
         assert response.status_code == 204
     remaining = instances(first["series"])
-    assert [t.id for t in remaining] == [__import__("uuid").UUID(first["id"])]
+    assert [str(t.id) for t in remaining] == [first["id"]]
     assert remaining[0].status == Status.COMPLETED
     assert not Task.objects.filter(pk=pending.id).exists()
     assert len(events_of(topics.TASK_DELETED, f"tasks/{pending.id}")) == 1
@@ -159,7 +160,9 @@ def test_a_duplicated_completion_event_creates_one_next_instance(api: APIClient)
     with time_machine.travel(TODAY_9 - timedelta(hours=1), tick=False):
         first = create_recurring(api, title="Read", due_at=TODAY_9.isoformat(), rule="FREQ=DAILY")
         api.post(f"/api/v1/tasks/{first['id']}/complete/")
-        completed = OutboxEvent.objects.get(type=topics.TASK_COMPLETED, subject=f"tasks/{first['id']}")
+        completed = OutboxEvent.objects.get(
+            type=topics.TASK_COMPLETED, subject=f"tasks/{first['id']}"
+        )
         # The broker delivers the same event again, and once more under a new id (a
         # re-publish): the guard drops the first, the unique occurrence the second.
         deliver_to_subscribers(completed)

@@ -1,0 +1,154 @@
+"""Midnight storm benchmark: N series all due at the same instant.
+
+Run: `.venv/bin/python bench/recurrence_storm.py [--series N] [--users U] [--batch-size B]
+[--rearm]`. Starts a throw-away embedded PostgreSQL in a temporary directory, migrates it,
+bulk-creates N daily series (default 100,000) over U users, all due at one instant with their
+`series-` jobs in the job table, then prints:
+
+- materialisation: the sweep the job handler runs (`materialise_due`), called until no series
+  is due: elapsed seconds and instances/second. Each instance gets its row and its own
+  `todo.task.created.v1` outbox row (publishing them is the relay's work, measured by
+  bench/events.py);
+- with `--rearm`: firing all N jobs through the job table as the local runtime does (each
+  finds its instance made and re-arms itself for the next day).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+INSTANT = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
+
+
+def setup_django(tmp: Path) -> None:
+    os.environ["VAR_DIR"] = str(tmp / "var")
+    os.environ["TODO_EMBEDDED"] = "true"
+    os.environ["EVENT_RUNTIME"] = "inline"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("LOG_JSON", "false")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    from webapp.embedded_db import start_server
+
+    os.environ["DATABASE_URL"] = start_server(tmp / "pgdata", delete_on_exit=True)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def install_runtime() -> Any:
+    """Jobs in the table like the local runtime; events stay in the outbox for the relay."""
+    from webapp.events.runtime import set_runtime
+    from webapp.events.runtimes.inline import InlineRuntime
+
+    class StormRuntime(InlineRuntime):
+        def outbox_committed(self) -> None:
+            return None
+
+    runtime = StormRuntime()
+    set_runtime(runtime)
+    return runtime
+
+
+def create_series(*, count: int, users: int) -> None:
+    from django.contrib.auth.models import User
+    from django.db import transaction
+
+    from recurrence_app.models import RecurringSeries
+    from webapp.events.models import ScheduledJob
+
+    owners = User.objects.bulk_create(
+        [User(username=f"storm-{n}", email=f"storm-{n}@example.com") for n in range(users)]
+    )
+    chunk = 5000
+    for start in range(0, count, chunk):
+        size = min(chunk, count - start)
+        with transaction.atomic():
+            series = RecurringSeries.objects.bulk_create(
+                [
+                    RecurringSeries(
+                        owner=owners[(start + n) % users],
+                        title=f"Daily chore {start + n}",
+                        rule="FREQ=DAILY",
+                        timezone="Europe/Berlin" if n % 2 else "UTC",
+                        dtstart=INSTANT - timedelta(days=1),
+                        next_occurrence=INSTANT,
+                        job_due_at=INSTANT,
+                    )
+                    for n in range(size)
+                ]
+            )
+            ScheduledJob.objects.bulk_create(
+                [
+                    ScheduledJob(
+                        name=f"series-{s.id}",
+                        due_at=INSTANT,
+                        data={"series": str(s.id), "due_at": INSTANT.isoformat()},
+                    )
+                    for s in series
+                ]
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--rearm", action="store_true", help="also fire and re-arm every job")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="todo-bench-") as tmp:
+        setup_django(Path(tmp))
+        import time_machine
+
+        from recurrence_app import materialise
+        from tasks_app.models import Task
+        from webapp.events.models import OutboxEvent
+
+        runtime = install_runtime()
+        batch = args.batch_size or materialise.BATCH_SIZE
+        began = time.perf_counter()
+        create_series(count=args.series, users=args.users)
+        print(f"setup: {args.series} series over {args.users} users due at {INSTANT.isoformat()}")
+        print(f"  created in {time.perf_counter() - began:.1f} s")
+
+        with time_machine.travel(INSTANT, tick=False):
+            began = time.perf_counter()
+            sweeps = instances = 0
+            while True:
+                result = materialise.materialise_due(now=INSTANT, batch_size=batch)
+                if result.series == 0:
+                    break
+                sweeps += 1
+                instances += result.instances
+            elapsed = time.perf_counter() - began
+        made = Task.objects.filter(occurrence=INSTANT).count()
+        events = OutboxEvent.objects.filter(type="todo.task.created.v1").count()
+        print(f"materialisation (batch {batch}, {sweeps} sweeps):")
+        print(f"  {instances} instances in {elapsed:.1f} s = {instances / elapsed:,.0f} /s")
+        print(f"  check: {made} instance rows, {events} created events (one each)")
+        print(f"  goal: {args.series} within 60 s -> {'met' if elapsed < 60 else 'NOT met'}")
+
+        if args.rearm:
+            with time_machine.travel(INSTANT, tick=False):
+                began = time.perf_counter()
+                fired = len(runtime.fire_due_jobs(now=INSTANT))
+                elapsed = time.perf_counter() - began
+            print("re-arming (every job fires once through the job table):")
+            print(f"  {fired} jobs in {elapsed:.1f} s = {fired / elapsed:,.0f} /s")
+
+
+if __name__ == "__main__":
+    main()
