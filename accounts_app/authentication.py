@@ -45,7 +45,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
-class ApiTokenScheme(OpenApiAuthenticationExtension):
+class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Documents personal API tokens as a bearer scheme in the OpenAPI schema."""
 
     target_class = ApiTokenAuthentication

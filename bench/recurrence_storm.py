@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,43 +62,49 @@ def install_runtime() -> Any:
 
 
 def create_series(*, count: int, users: int) -> None:
+    """Rows straight from SQL (setup is not what is measured): N daily series due at INSTANT,
+    half of them in Europe/Berlin, each with its job due then too."""
     from django.contrib.auth.models import User
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from recurrence_app.models import RecurringSeries
     from webapp.events.models import ScheduledJob
 
-    owners = User.objects.bulk_create(
+    User.objects.bulk_create(
         [User(username=f"storm-{n}", email=f"storm-{n}@example.com") for n in range(users)]
     )
-    chunk = 5000
-    for start in range(0, count, chunk):
-        size = min(chunk, count - start)
-        with transaction.atomic():
-            series = RecurringSeries.objects.bulk_create(
-                [
-                    RecurringSeries(
-                        owner=owners[(start + n) % users],
-                        title=f"Daily chore {start + n}",
-                        rule="FREQ=DAILY",
-                        timezone="Europe/Berlin" if n % 2 else "UTC",
-                        dtstart=INSTANT - timedelta(days=1),
-                        next_occurrence=INSTANT,
-                        job_due_at=INSTANT,
-                    )
-                    for n in range(size)
-                ]
+    series_table = RecurringSeries._meta.db_table
+    job_table = ScheduledJob._meta.db_table
+    user_table = User._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH owners AS (
+                SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM {user_table}
+                WHERE username LIKE 'storm-%%'
             )
-            ScheduledJob.objects.bulk_create(
-                [
-                    ScheduledJob(
-                        name=f"series-{s.id}",
-                        due_at=INSTANT,
-                        data={"series": str(s.id), "due_at": INSTANT.isoformat()},
-                    )
-                    for s in series
-                ]
-            )
+            INSERT INTO {series_table} (id, owner_id, title, description, priority, tags,
+                reminder_templates, rule, timezone, dtstart, excluded, anchor, lead_time,
+                status, next_occurrence, job_due_at, created_at, updated_at)
+            SELECT gen_random_uuid(), owners.id, 'Daily chore ' || g, '', 2, '{{}}', '[]',
+                'FREQ=DAILY', CASE WHEN g %% 2 = 0 THEN 'UTC' ELSE 'Europe/Berlin' END,
+                %s::timestamptz - interval '1 day', '{{}}', 'due', interval '0',
+                'active', %s, %s, now(), now()
+            FROM generate_series(0, %s - 1) AS g JOIN owners ON owners.n = g %% %s
+            """,  # noqa: S608  # names from the models, values bound
+            [INSTANT, INSTANT, INSTANT, count, users],
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {job_table} (name, due_at, data, attempts, created_at)
+            SELECT 'series-' || id, job_due_at,
+                jsonb_build_object('series', id::text, 'due_at', %s), 0, now()
+            FROM {series_table}
+            """,  # noqa: S608
+            [INSTANT.isoformat()],
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {series_table}")
 
 
 def main() -> None:

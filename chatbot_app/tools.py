@@ -1,6 +1,6 @@
 """Task tools for a chatbot, on the same serializers and services as the REST API.
 
-Every tool is a plain sync function whose first argument is the calling user; `registered_tools`
+Every tool is a plain sync function whose first argument is the calling user; `as_mcp_function`
 turns each into the async, typed callable the MCP server publishes. Input is validated by the
 REST serializers and filters, so a bad value gets the very message the REST API would give; a
 tool error's text is the JSON body of the REST answer (`{"title": ["..."]}`, `{"detail": ...}`).

@@ -84,7 +84,11 @@ class NotificationListView(APIView):
             OpenApiParameter("page", {"type": "integer", "minimum": 1}),
             OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
         ],
-        responses={200: NotificationSerializer(many=True), 400: BAD_REQUEST},
+        responses={
+            200: NotificationSerializer(many=True),
+            400: BAD_REQUEST,
+            404: OpenApiResponse(ErrorSerializer, description="a page past the end"),
+        },
     )
     def get(self, request: Request) -> Response:
         query = NotificationQuerySerializer(data=request.query_params.dict())

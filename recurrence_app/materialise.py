@@ -90,8 +90,14 @@ def set_pointer(series: RecurringSeries, occurrence: datetime | None) -> None:
 
 
 def following(
-    series: RecurringSeries, after: datetime, *, inclusive: bool = False
+    series: RecurringSeries,
+    after: datetime,
+    *,
+    inclusive: bool = False,
+    of_occurrence: bool = False,
 ) -> datetime | None:
+    """The series' first occurrence after `after` (`of_occurrence`: `after` is one of its
+    occurrences, which lets the expansion start there instead of at DTSTART)."""
     rule, tz = rule_of(series)
     return next_occurrence(
         rule=rule,
@@ -100,6 +106,7 @@ def following(
         after=after,
         excluded=series.excluded,
         inclusive=inclusive,
+        rebase=of_occurrence,
     )
 
 
@@ -187,12 +194,16 @@ def materialise_due(
         claimed: list[RecurringSeries] = []
         if first is not None:
             claimed.extend(active.filter(pk=first))
-        others = (
-            active.filter(job_due_at__lte=now).exclude(pk=first).order_by("job_due_at")
-            if first is not None
-            else active.filter(job_due_at__lte=now).order_by("job_due_at")
+        own_due = (
+            bool(claimed) and claimed[0].job_due_at is not None and (claimed[0].job_due_at <= now)
         )
-        claimed.extend(others[: max(0, batch_size - len(claimed))])
+        # A firing whose own series was already swept needs no sweep of its own: every series
+        # still due has its own job, which sweeps when it fires.
+        if first is None or own_due:
+            others = active.filter(job_due_at__lte=now).order_by("job_due_at")
+            if first is not None:
+                others = others.exclude(pk=first)
+            claimed.extend(others[: max(0, batch_size - len(claimed))])
         if not claimed:
             return SweepResult(series=0, instances=0)
         planned: list[tuple[RecurringSeries, datetime]] = []
@@ -202,8 +213,7 @@ def materialise_due(
             if due:
                 planned.extend((series, moment) for moment in due)
                 moved.append(series)
-        if moved:
-            RecurringSeries.objects.bulk_update(moved, ["next_occurrence", "job_due_at"])
+        _save_pointers(moved)
         created = _insert_instances(planned)
         # Only the firing series' job is re-armed here. The other swept series still have
         # their own job due now; when it fires it finds nothing due and re-arms itself, so a
@@ -226,27 +236,31 @@ def _advance(series: RecurringSeries, *, now: datetime) -> list[datetime]:
     while moment is not None and trigger_at(series, moment) <= now and len(due) < MAX_CATCH_UP:
         if moment not in series.excluded:
             due.append(moment)
-        moment = following(series, moment)
+        moment = following(series, moment, of_occurrence=True)
     set_pointer(series, moment)
     return due
 
 
-_INSERT_COLUMNS = (
-    "id",
-    "owner_id",
-    "title",
-    "description",
-    "status",
-    "priority",
-    "tags",
-    "due_at",
-    "completed_at",
-    "series_id",
-    "occurrence",
-    "is_exception",
-    "created_at",
-    "updated_at",
-)
+def _save_pointers(moved: Sequence[RecurringSeries]) -> None:
+    """One UPDATE for a batch's pointers (arrays, not a CASE per row)."""
+    if not moved:
+        return
+    table = RecurringSeries._meta.db_table
+    # The table name comes from the model; every value is bound.
+    sql = (
+        f"UPDATE {table} AS s SET next_occurrence = u.next, job_due_at = u.due "  # noqa: S608
+        "FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[]) AS u(id, next, due) "
+        "WHERE s.id = u.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                [series.id for series in moved],
+                [series.next_occurrence for series in moved],
+                [series.job_due_at for series in moved],
+            ],
+        )
 
 
 def _insert_instances(planned: Sequence[tuple[RecurringSeries, datetime]]) -> list[Task]:
@@ -270,16 +284,33 @@ def _insert_instances(planned: Sequence[tuple[RecurringSeries, datetime]]) -> li
                 **instance_fields(series, occurrence),
             )
         )
-    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"] * len(tasks))
-    params: list[Any] = []
-    for task in tasks:
-        params.extend(getattr(task, column) for column in _INSERT_COLUMNS)
     table = Task._meta.db_table
-    # Table and column names come from the model; every value is bound.
+    # The whole batch travels as one JSON document: one parameter however big the batch, and
+    # no per-element array escaping on the way. Names come from the model; values are bound.
     sql = (
-        f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES {placeholders} "  # noqa: S608
+        f"INSERT INTO {table} (id, owner_id, title, description, status, priority, tags, "  # noqa: S608
+        "due_at, completed_at, series_id, occurrence, is_exception, created_at, updated_at) "
+        "SELECT u.id, u.owner_id, u.title, u.description, %s, u.priority, u.tags, "
+        "u.occurrence, NULL, u.series_id, u.occurrence, false, %s, %s "
+        "FROM jsonb_to_recordset(%s::jsonb) AS u(id uuid, owner_id integer, title text, "
+        "description text, priority smallint, tags varchar(32)[], series_id uuid, "
+        "occurrence timestamptz) "
         "ON CONFLICT DO NOTHING RETURNING id"
     )
+    rows = [
+        {
+            "id": str(task.id),
+            "owner_id": task.owner_id,
+            "title": task.title,
+            "description": task.description,
+            "priority": int(task.priority),
+            "tags": list(task.tags),
+            "series_id": str(task.series_id),
+            "occurrence": task.occurrence.isoformat() if task.occurrence else None,
+        }
+        for task in tasks
+    ]
+    params = [Status.PENDING.value, now, now, json.dumps(rows)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         inserted = {row[0] for row in cursor.fetchall()}
@@ -314,8 +345,8 @@ def emit_created(tasks: Iterable[Task]) -> None:
         )
         sequences = sorted(int(row[0]) for row in cursor.fetchall())
     now = timezone.now()
-    rows: list[OutboxEvent] = []
     encoder = DjangoJSONEncoder()
+    rows: list[dict[str, Any]] = []
     for sequence, task in zip(sequences, batch, strict=True):
         event_id = uuid.uuid4()
         data = json.loads(encoder.encode({"task": task_payload(task)}))
@@ -329,17 +360,34 @@ def emit_created(tasks: Iterable[Task]) -> None:
         )
         envelope["sequence"] = str(sequence)
         rows.append(
-            OutboxEvent(
-                sequence=sequence,
-                event_id=event_id,
-                topic=topics.TOPIC_OF_TYPE[topics.TASK_CREATED],
-                type=topics.TASK_CREATED,
-                subject=task_subject(task),
-                user_id=task.owner_id,
-                envelope=envelope,
-            )
+            {
+                "sequence": sequence,
+                "event_id": str(event_id),
+                "subject": task_subject(task),
+                "user_id": task.owner_id,
+                "envelope": envelope,
+            }
         )
-    OutboxEvent.objects.bulk_create(rows)
+    # One JSON document for the batch, as for the tasks. Names come from the model; values
+    # are bound.
+    sql = (
+        f"INSERT INTO {table} (sequence, event_id, topic, type, subject, user_id, envelope, "  # noqa: S608
+        "created_at, publish_attempts, last_error) "
+        "SELECT u.sequence, u.event_id, %s, %s, u.subject, u.user_id, u.envelope, %s, 0, '' "
+        "FROM jsonb_to_recordset(%s::jsonb) "
+        "AS u(sequence bigint, event_id uuid, subject text, user_id integer, envelope jsonb) "
+        "ORDER BY u.sequence"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                topics.TOPIC_OF_TYPE[topics.TASK_CREATED],
+                topics.TASK_CREATED,
+                now,
+                json.dumps(rows),
+            ],
+        )
     transaction.on_commit(_relay_after_commit)
 
 

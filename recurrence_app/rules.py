@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
@@ -188,16 +189,18 @@ def check_has_future(
     bounded = Rule(
         text=rule.text,
         freq=rule.freq,
-        count=rule.count,
+        count=None,
         until=horizon if rule.until is None else min(rule.until, horizon),
     )
     moments = iter_occurrences(rule=bounded, tz=tz, dtstart=dtstart)
     next(moments)  # DTSTART
     if rule.count != 1 and next(moments, None) is None:
         raise RecurrenceError("rule", "The rule has no occurrence in the future.")
+    # A rule that matches once within the horizon keeps matching, so a COUNT walk ends soon.
+    searched = rule if rule.count is not None else bounded
     if (
         next_occurrence(
-            rule=bounded, tz=tz, dtstart=dtstart, after=now, excluded=excluded, inclusive=True
+            rule=searched, tz=tz, dtstart=dtstart, after=now, excluded=excluded, inclusive=True
         )
         is None
     ):
@@ -217,17 +220,23 @@ def to_wall(moment: datetime, tz: ZoneInfo) -> datetime:
     return moment.astimezone(tz).replace(tzinfo=None, fold=0)
 
 
+@lru_cache(maxsize=4096)
+def _template(text: str) -> rrule:
+    """The parsed rule, re-based per use with `replace` (parsing costs more than re-basing)."""
+    parsed: rrule = rrulestr(text, dtstart=datetime(2000, 1, 1))  # type: ignore[assignment]  # noqa: DTZ001
+    return parsed
+
+
 def _rrule(rule: Rule, tz: ZoneInfo, wall_start: datetime, *, count: int | None) -> rrule:
-    expansion: rrule = rrulestr(rule.text, dtstart=wall_start)  # type: ignore[assignment]
     until = to_wall(rule.until, tz) if rule.until is not None else None
-    replaced: rrule = expansion.replace(count=count, until=until)
-    return replaced
+    based: rrule = _template(rule.text).replace(dtstart=wall_start, count=count, until=until)
+    return based
 
 
 def iter_occurrences(*, rule: Rule, tz: ZoneInfo, dtstart: datetime) -> Iterator[datetime]:
     """Every occurrence in UTC, in order, DTSTART first (no exclusions applied)."""
     wall_start = to_wall(dtstart, tz)
-    expansion = rrulestr(rule.text, dtstart=wall_start)
+    expansion = _rrule(rule, tz, wall_start, count=None)
     start_matches = expansion.after(wall_start, inc=True) == wall_start
     count = rule.count
     if count is not None and not start_matches:
@@ -254,13 +263,17 @@ def occurrences_after(
     excluded: Iterable[datetime] = (),
     inclusive: bool = False,
     limit: int,
+    rebase: bool = False,
 ) -> list[datetime]:
-    """Up to `limit` occurrences after `after` (UTC), excluded dates removed."""
+    """Up to `limit` occurrences after `after` (UTC), excluded dates removed.
+
+    `rebase`: `after` is known to be an occurrence, so the walk may start there.
+    """
     skip = set(excluded)
     found: list[datetime] = []
     if limit <= 0:
         return found
-    for moment in _occurrences_from(rule=rule, tz=tz, dtstart=dtstart, after=after):
+    for moment in _occurrences_from(rule=rule, tz=tz, dtstart=dtstart, after=after, rebase=rebase):
         if moment < after or (moment == after and not inclusive) or moment in skip:
             continue
         found.append(moment)
@@ -277,6 +290,7 @@ def next_occurrence(
     after: datetime,
     excluded: Iterable[datetime] = (),
     inclusive: bool = False,
+    rebase: bool = False,
 ) -> datetime | None:
     found = occurrences_after(
         rule=rule,
@@ -286,28 +300,38 @@ def next_occurrence(
         excluded=excluded,
         inclusive=inclusive,
         limit=1,
+        rebase=rebase,
     )
     return found[0] if found else None
 
 
 def _occurrences_from(
-    *, rule: Rule, tz: ZoneInfo, dtstart: datetime, after: datetime
+    *, rule: Rule, tz: ZoneInfo, dtstart: datetime, after: datetime, rebase: bool = False
 ) -> Iterator[datetime]:
-    """Occurrences starting near `after`; skips the walk from DTSTART where COUNT allows."""
-    if rule.count is not None or after <= dtstart + _WALL_MARGIN:
+    """Occurrences starting near `after`, in order (the caller drops those before it).
+
+    dateutil walks every rule from its DTSTART, which costs a series' whole age on each call.
+    With `rebase` (the caller knows `after` is itself an occurrence) and no COUNT, the rule is
+    restarted at `after`: from an occurrence, a rule produces the same later occurrences, as
+    long as that occurrence keeps the series' wall time of day (one moved by a DST gap does
+    not, and falls back to the walk).
+    """
+    wall_start = to_wall(dtstart, tz)
+    if rule.count is None and rebase and after > dtstart:
+        wall_after = to_wall(after, tz)
+        if to_utc(wall_after, tz) == after and wall_after.time() == wall_start.time():
+            wall_start = wall_after
+    elif rule.count is not None or after <= dtstart + _WALL_MARGIN:
         # COUNT must be counted from DTSTART; near the start the walk is short anyway.
         yield from iter_occurrences(rule=rule, tz=tz, dtstart=dtstart)
         return
-    wall_start = to_wall(dtstart, tz)
     expansion = _rrule(rule, tz, wall_start, count=None)
-    resume = to_wall(after - _WALL_MARGIN, tz)
-    wall = expansion.after(resume, inc=True)
-    while wall is not None:
+    resume = max(wall_start, to_wall(after - _WALL_MARGIN, tz))
+    for wall in expansion.xafter(resume, inc=True):
         moment = to_utc(wall, tz)
         if rule.until is not None and moment > rule.until:
             return
         yield moment
-        wall = expansion.after(wall, inc=False)
 
 
 def next_from_completion(

@@ -381,11 +381,12 @@ def series_instance_completed(
     created: Task | None = None
     if series.anchor == Anchor.DUE:
         if occurrence is not None:
+            # Not re-based: the completed instance may predate a rule change.
             nxt = following(series, occurrence)
             if nxt is not None:
                 created = create_instance(series, nxt, trigger="completion")
                 if series.next_occurrence is not None and nxt >= series.next_occurrence:
-                    set_pointer(series, following(series, nxt))
+                    set_pointer(series, following(series, nxt, of_occurrence=True))
                     series.save(update_fields=["next_occurrence", "job_due_at"])
     else:
         created = _next_from(series, moment=completed_at)

@@ -173,7 +173,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # One name for a choice set used by several fields (else spectacular warns and guesses).
+    "ENUM_NAME_OVERRIDES": {"NotificationChannelEnum": "notifications_app.models.Channel"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "webapp.api.schema.add_common_responses",

@@ -42,7 +42,9 @@ def call_tool(
 
     async def scenario() -> CallToolResult:
         with local_credential(credential):
-            async with Client(mcp_server()) as client:
+            # "legacy": the initialize handshake and JSON-RPC over the SDK's in-memory streams,
+            # as a real client session runs, rather than the direct in-process dispatch.
+            async with Client(mcp_server(), mode="legacy") as client:
                 return await client.call_tool(name, arguments or {})
 
     return anyio.run(scenario)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -154,7 +155,7 @@ def test_set_and_remove_a_reminder(api: APIClient, owner_token: str) -> None:
 
 def test_reminder_errors_are_the_rest_apis(api: APIClient, owner_token: str) -> None:
     task = create_task(api, title="No date")
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"before": "PT1H", "at": (timezone.now() + timedelta(hours=1)).isoformat()},
         {"before": "PT1H"},
         {"at": "2001-01-01T00:00:00Z"},
@@ -202,12 +203,13 @@ def test_scheduling_tools_never_reach_another_users_tasks(
     due = (timezone.now() + timedelta(days=1)).isoformat()
     task = create_task(api, title="Mine", due_at=due)
     reminder = ok(call_tool(owner_token, "set_reminder", {"task_id": task["id"], "before": "PT1H"}))
-
-    for name, extra in [
+    attempts: list[tuple[str, dict[str, str]]] = [
         ("set_recurring", {"rule": "daily"}),
         ("stop_recurring", {}),
         ("set_reminder", {"before": "PT5M"}),
-    ]:
+    ]
+
+    for name, extra in attempts:
         assert tool_error(call_tool(outsider_token, name, {"task_id": task["id"], **extra})) == (
             NOT_FOUND
         ), name
@@ -217,3 +219,20 @@ def test_scheduling_tools_never_reach_another_users_tasks(
 
     assert tool_error(refused) == {"detail": "No such reminder."}
     assert Reminder.objects.count() == 1 and not RecurringSeries.objects.exists()
+
+
+def test_removing_a_repeating_reminder_takes_it_off_the_series(
+    api: APIClient, owner_token: str
+) -> None:
+    due = (timezone.now() + timedelta(days=1)).isoformat()
+    task = create_task(api, title="Stretch", due_at=due)
+    ok(call_tool(owner_token, "set_recurring", {"task_id": task["id"], "rule": "daily"}))
+    added = ok(call_tool(owner_token, "set_reminder", {"task_id": task["id"], "before": "PT10M"}))
+    assert RecurringSeries.objects.get().reminder_templates == [{"before": "PT10M"}]
+
+    removed = ok(
+        call_tool(owner_token, "remove_reminder", {"reminder_id": added["reminder"]["id"]})
+    )
+
+    assert RecurringSeries.objects.get().reminder_templates == []
+    assert removed["task"]["reminders"] == [] and not Reminder.objects.exists()

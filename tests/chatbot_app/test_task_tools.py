@@ -49,9 +49,9 @@ def test_the_server_publishes_typed_tools_with_write_hints(owner_token: str) -> 
     assert add["required"] == ["title"]
     assert {"title", "description", "priority", "tags", "due_at"} == set(add["properties"])
     assert "user" not in add["properties"]
-    assert tools["list_tasks"].annotations.read_only_hint is True  # type: ignore[union-attr]
-    assert tools["add_task"].annotations.read_only_hint is False  # type: ignore[union-attr]
-    assert tools["delete_task"].annotations.destructive_hint is True  # type: ignore[union-attr]
+    assert tools["list_tasks"].annotations.read_only_hint is True
+    assert tools["add_task"].annotations.read_only_hint is False
+    assert tools["delete_task"].annotations.destructive_hint is True
 
 
 def test_add_task_creates_the_task_with_priority_names(owner: User, owner_token: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.db.models import Max
@@ -68,12 +69,10 @@ def test_updates_emit_what_patch_emits(api: APIClient, owner_token: str) -> None
 
     for patch, name, arguments in cases:
         rest = events_of(
-            lambda patch=patch: api.patch(f"/api/v1/tasks/{by_rest['id']}/", patch, format="json")
+            partial(api.patch, f"/api/v1/tasks/{by_rest['id']}/", patch, format="json")
         )
         tool = events_of(
-            lambda name=name, arguments=arguments: ok(
-                call_tool(owner_token, name, {"task_id": by_tool["id"], **arguments})
-            )
+            partial(call_tool, owner_token, name, {"task_id": by_tool["id"], **arguments})
         )
         assert [kind for kind, _, _ in tool] == ["todo.task.updated.v1"], name
         assert_same_events(rest, tool)
@@ -89,10 +88,8 @@ def test_status_changes_and_delete_emit_what_rest_emits(api: APIClient, owner_to
     ]
 
     for verb, name in steps:
-        rest = events_of(lambda verb=verb: api.post(f"/api/v1/tasks/{by_rest['id']}/{verb}/"))
-        tool = events_of(
-            lambda name=name: ok(call_tool(owner_token, name, {"task_id": by_tool["id"]}))
-        )
+        rest = events_of(partial(api.post, f"/api/v1/tasks/{by_rest['id']}/{verb}/"))
+        tool = events_of(partial(call_tool, owner_token, name, {"task_id": by_tool["id"]}))
         assert_same_events(rest, tool)
     rest = events_of(lambda: api.delete(f"/api/v1/tasks/{by_rest['id']}/"))
     tool = events_of(lambda: ok(call_tool(owner_token, "delete_task", {"task_id": by_tool["id"]})))

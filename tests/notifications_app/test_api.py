@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications_app.models import Device, Notification, Reminder
 from tasks_app.models import Task
+from tasks_app.services import task_create
 from tests.conftest import create_task
 from webapp.events.models import OutboxEvent, ScheduledJob
 
@@ -219,11 +222,6 @@ def test_the_notification_feed_is_the_users_own_newest_first_and_filterable(
 
 def test_the_service_rejects_an_unknown_channel_too(owner: User) -> None:
     """Callers other than the API (MCP tools, the recurrence worker) get the same rule."""
-    import pytest
-    from django.core.exceptions import ValidationError
-
-    from tasks_app.services import task_create
-
     with pytest.raises(ValidationError) as caught:
         task_create(
             owner=owner,

@@ -10,8 +10,10 @@ from django.contrib.auth.models import User
 
 from notifications_app.handlers import on_reminder_job
 from notifications_app.models import Notification, ReminderJob, ReminderStatus
+from notifications_app.services import notification_settings_update
 from tasks_app.models import Task
 from tasks_app.services import task_complete, task_delete, task_reopen, task_update
+from tests.conftest import client_for
 from tests.notifications_app.conftest import reminders_of, task_with_reminders
 from webapp.events.models import OutboxEvent, ScheduledJob
 from webapp.events.runtimes.inline import InlineRuntime
@@ -240,8 +242,6 @@ def test_a_reminder_whose_time_passed_before_scheduling_is_skipped_not_sent(
 def test_channels_turned_off_in_settings_are_not_delivered(
     owner: User, inline_runtime: InlineRuntime
 ) -> None:
-    from notifications_app.services import notification_settings_update
-
     with time_machine.travel(CREATED, tick=False):
         task = task_with_reminders(
             owner,
@@ -260,8 +260,6 @@ def test_channels_turned_off_in_settings_are_not_delivered(
 def test_the_next_instance_of_a_series_gets_the_templates_relative_reminders(
     owner: User, inline_runtime: InlineRuntime
 ) -> None:
-    from tests.conftest import client_for
-
     with time_machine.travel(CREATED, tick=False):
         api = client_for(owner)  # a token issued at the travelled-to time
         response = api.post(

@@ -113,6 +113,20 @@ EXPANSIONS = [
         id="yearly-on-feb-29",
     ),
     pytest.param(
+        "FREQ=WEEKLY",
+        "UTC",
+        utc(2026, 1, 7, 9),  # no BYDAY: the weekday of DTSTART, a Wednesday
+        [utc(2026, 1, 7, 9), utc(2026, 1, 14, 9), utc(2026, 1, 21, 9)],
+        id="weekly-on-dtstart-weekday",
+    ),
+    pytest.param(
+        "FREQ=MONTHLY;INTERVAL=2",
+        "UTC",
+        utc(2026, 1, 15, 9),  # no BYMONTHDAY: the day of DTSTART
+        [utc(2026, 1, 15, 9), utc(2026, 3, 15, 9), utc(2026, 5, 15, 9)],
+        id="every-other-month-on-dtstart-day",
+    ),
+    pytest.param(
         "FREQ=DAILY;COUNT=3",
         "UTC",
         utc(2026, 1, 5, 9),
@@ -221,6 +235,40 @@ def test_daily_rule_keeps_local_time_across_dst(
     tz_name: str, dtstart: datetime, expected: list[datetime]
 ) -> None:
     assert expand("FREQ=DAILY", tz_name, dtstart, limit=3) == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "tz_name", "dtstart", "occurrence", "expected"),
+    [
+        # Every other Monday and Wednesday: the phase of INTERVAL survives the restart.
+        (
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE",
+            "UTC",
+            utc(2026, 1, 5, 9),
+            utc(2026, 3, 2, 9),
+            [utc(2026, 3, 4, 9), utc(2026, 3, 16, 9), utc(2026, 3, 18, 9)],
+        ),
+        # 02:30 Berlin, restarted from the instance the DST gap moved to 03:30 on March 29:
+        # the walk from DTSTART is used, and 02:30 comes back the next day.
+        (
+            "FREQ=DAILY",
+            "Europe/Berlin",
+            utc(2026, 3, 1, 1, 30),
+            utc(2026, 3, 29, 1, 30),
+            [utc(2026, 3, 30, 0, 30), utc(2026, 3, 31, 0, 30), utc(2026, 4, 1, 0, 30)],
+        ),
+    ],
+)
+def test_restarting_from_an_occurrence_gives_the_same_calendar(
+    rule: str, tz_name: str, dtstart: datetime, occurrence: datetime, expected: list[datetime]
+) -> None:
+    tz = zone(tz_name)
+    parsed = parse_rule(rule, tz=tz)
+    for rebase in (True, False):
+        found = occurrences_after(
+            rule=parsed, tz=tz, dtstart=dtstart, after=occurrence, limit=3, rebase=rebase
+        )
+        assert found == expected
 
 
 def test_expansion_far_from_the_start_resumes_near_the_asked_instant() -> None:

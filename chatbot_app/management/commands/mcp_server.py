@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from chatbot_app.mcp_server import build_server
 from chatbot_app.principal import CredentialRejected, local_credential, principal_for
@@ -30,6 +30,8 @@ class Command(BaseCommand):
             principal_for(credential)
         except CredentialRejected as exc:
             raise CommandError(f"TODO_API_TOKEN is not usable: {exc}") from exc
+        except DatabaseError as exc:
+            raise CommandError(f"The database is not ready (run manage.py migrate): {exc}") from exc
         finally:
             close_old_connections()
         _logs_to_stderr()
