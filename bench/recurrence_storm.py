@@ -1,12 +1,13 @@
 """Midnight storm benchmark: N series all due at the same instant.
 
 Run: `.venv/bin/python bench/recurrence_storm.py [--series N] [--users U] [--batch-size B]
-[--rearm]`. Starts a throw-away embedded PostgreSQL in a temporary directory, migrates it,
-bulk-creates N daily series (default 100,000) over U users, all due at one instant with their
-`series-` jobs in the job table, then prints:
+[--workers W] [--rearm]`. Starts a throw-away embedded PostgreSQL in a temporary directory,
+migrates it, creates N daily series (default 100,000) over U users, all due at one instant
+with their `series-` jobs in the job table, then prints:
 
-- materialisation: the sweep the job handler runs (`materialise_due`), called until no series
-  is due: elapsed seconds and instances/second. Each instance gets its row and its own
+- materialisation: the sweep the job handler runs (`materialise_due`), called from W threads
+  (`--workers`, default 2: concurrent job callbacks) until no series is due: elapsed seconds
+  and instances/second. Each instance gets its row and its own
   `todo.task.created.v1` outbox row (publishing them is the relay's work, measured by
   bench/events.py);
 - with `--rearm`: firing all N jobs through the job table as the local runtime does (each
@@ -19,6 +20,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,11 +109,44 @@ def create_series(*, count: int, users: int) -> None:
         cursor.execute(f"ANALYZE {series_table}")
 
 
+def sweep_until_done(*, workers: int, batch: int) -> tuple[int, int]:
+    """Run the job handler's sweep from `workers` threads, as concurrent job callbacks do
+    (SKIP LOCKED gives each its own batch), until no series is due."""
+    from django.db import connection
+
+    from recurrence_app import materialise
+
+    totals = [0, 0]
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            while True:
+                result = materialise.materialise_due(now=INSTANT, batch_size=batch)
+                if result.series == 0:
+                    return
+                with lock:
+                    totals[0] += 1
+                    totals[1] += result.instances
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return totals[0], totals[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1_000)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="concurrent job callbacks (the worker's threads)"
+    )
     parser.add_argument("--rearm", action="store_true", help="also fire and re-arm every job")
     args = parser.parse_args()
 
@@ -132,17 +167,11 @@ def main() -> None:
 
         with time_machine.travel(INSTANT, tick=False):
             began = time.perf_counter()
-            sweeps = instances = 0
-            while True:
-                result = materialise.materialise_due(now=INSTANT, batch_size=batch)
-                if result.series == 0:
-                    break
-                sweeps += 1
-                instances += result.instances
+            sweeps, instances = sweep_until_done(workers=args.workers, batch=batch)
             elapsed = time.perf_counter() - began
         made = Task.objects.filter(occurrence=INSTANT).count()
         events = OutboxEvent.objects.filter(type="todo.task.created.v1").count()
-        print(f"materialisation (batch {batch}, {sweeps} sweeps):")
+        print(f"materialisation ({args.workers} workers, batch {batch}, {sweeps} sweeps):")
         print(f"  {instances} instances in {elapsed:.1f} s = {instances / elapsed:,.0f} /s")
         print(f"  check: {made} instance rows, {events} created events (one each)")
         print(f"  goal: {args.series} within 60 s -> {'met' if elapsed < 60 else 'NOT met'}")

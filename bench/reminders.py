@@ -150,6 +150,7 @@ def seed(*, reminders: int, users: int, spread: float, channels: list[str]) -> A
 def run(*, reminders: int, users: int, spread: float, timeout: float, channels: list[str]) -> None:
     from django.db.models import Count, Max, Min
 
+    from notifications_app.delivery import stop_threads
     from notifications_app.models import Notification, Reminder, ReminderStatus
     from webapp.events.runtime import get_runtime
 
@@ -169,6 +170,8 @@ def run(*, reminders: int, users: int, spread: float, timeout: float, channels: 
             print(f"timed out with {waiting} reminders not settled")
     finally:
         runtime.stop()
+        # Before the database goes away with the temporary directory.
+        stop_threads(drop_queued=True)
 
     fired = [
         (fire_at, fired_at)

@@ -2,8 +2,9 @@
 
 Firing (the `reminder-<id>` job) is one short transaction: claim the reminder with a
 conditional UPDATE (a second trigger of the same job finds it claimed and sends nothing),
-re-check the task, write one pending `Notification` per channel and the fired event. Delivery
-runs after that commits, outside any transaction, because it waits on SMTP and FCM. Channels
+re-check the task, write one `Notification` per channel and the fired event. In-app entries
+need nothing more and are delivered in that transaction; email and push are sent after it
+commits, outside any transaction, because they wait on SMTP and FCM. Channels
 are independent: each is tried, then the failed ones are retried after each backoff delay, so
 a dead SMTP server never holds back push or in-app. A channel that still fails after its
 retries is marked failed and published as `todo.notification.failed.v1` on `alerts` and
@@ -269,16 +270,20 @@ def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
         return _fire_pool, _send_pool
 
 
-def stop_threads() -> None:
-    """Wait for reminders in hand to be claimed and delivered, then end the threads."""
+def stop_threads(*, drop_queued: bool = False) -> None:
+    """End the threads once the reminders in hand are claimed and delivered.
+
+    `drop_queued` also drops reminders still queued: they stay scheduled with their job
+    bookkeeping, for `reschedule_reminder_jobs` to send again.
+    """
     global _fire_pool, _send_pool
     with _pool_lock:
         fire, send = _fire_pool, _send_pool
         _fire_pool = _send_pool = None
     if fire is not None:
-        fire.shutdown(wait=True)
+        fire.shutdown(wait=True, cancel_futures=drop_queued)
     if send is not None:
-        send.shutdown(wait=True)
+        send.shutdown(wait=True, cancel_futures=drop_queued)
 
 
 def _delivery_pool() -> ThreadPoolExecutor | None:

@@ -26,6 +26,7 @@ from recurrence_app.serializers import (
     SeriesSerializer,
     SeriesUpdateSerializer,
 )
+from webapp.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webapp.api.serializers import ErrorSerializer
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="a message per bad field")
@@ -33,7 +34,19 @@ NOT_FOUND = OpenApiResponse(ErrorSerializer, description="no such series for thi
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: SeriesSerializer(many=True)}),
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1}, description="past the end: 404"
+            ),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}",
+            ),
+        ],
+        responses={200: SeriesSerializer(many=True), 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
     retrieve=extend_schema(responses={200: SeriesSerializer, 404: NOT_FOUND}),
     partial_update=extend_schema(
         request=SeriesUpdateSerializer,

@@ -55,10 +55,18 @@ def _delivery_settings(settings: Any) -> None:
 # --- SMTP ------------------------------------------------------------------------------------
 
 
-class _Inbox:
+class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.sessions = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.original_content, policy=policy.default)
@@ -70,7 +78,7 @@ class _Inbox:
 @dataclass
 class SmtpServer:
     port: int
-    inbox: _Inbox
+    inbox: Inbox
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -79,7 +87,7 @@ class SmtpServer:
 
 @pytest.fixture
 def smtp_server(settings: Any) -> Iterator[SmtpServer]:
-    inbox = _Inbox()
+    inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

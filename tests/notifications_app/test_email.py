@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import time_machine
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from django.contrib.auth.models import User
+from prometheus_client import REGISTRY
 
 from notifications_app.models import (
     Notification,
@@ -16,8 +19,10 @@ from notifications_app.models import (
 )
 from tests.notifications_app.conftest import (
     Fcm,
+    Inbox,
     SmtpServer,
     add_device,
+    free_port,
     reminders_of,
     task_with_reminders,
 )
@@ -31,10 +36,16 @@ def _berlin(owner: User) -> None:
     NotificationSettings.objects.create(user=owner, timezone="Europe/Berlin")
 
 
+def _metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_a_reminder_an_hour_before_is_emailed_once_with_title_and_local_due_time(
     owner: User, smtp_server: SmtpServer, inline_runtime: InlineRuntime
 ) -> None:
     _berlin(owner)
+    sent_before = _metric("todo_notification_deliveries_total", channel="email", status="sent")
+    lags_before = _metric("todo_reminder_fire_lag_seconds_count")
     with time_machine.travel(DUE - timedelta(days=1), tick=False):
         task = task_with_reminders(
             owner, due_at=DUE, reminders=[{"before": timedelta(hours=1), "channels": ["email"]}]
@@ -69,6 +80,9 @@ def test_a_reminder_an_hour_before_is_emailed_once_with_title_and_local_due_time
     assert row.sent_at is not None
     sent = OutboxEvent.objects.filter(type="todo.notification.sent.v1")
     assert [event.envelope["data"]["notification"]["channel"] for event in sent] == ["email"]
+    sent_after = _metric("todo_notification_deliveries_total", channel="email", status="sent")
+    assert sent_after - sent_before == 1
+    assert _metric("todo_reminder_fire_lag_seconds_count") - lags_before == 1
 
 
 def test_with_smtp_down_push_and_in_app_arrive_and_email_fails_after_three_retries(
@@ -126,3 +140,58 @@ def test_without_smtp_the_email_goes_to_the_log_and_the_feed_says_so(
     assert len(logged) == 1
     assert "Submit the tax return" in logged[0].body
     assert reminders_of(task)[0].status == ReminderStatus.SENT
+
+
+def test_it_logs_in_with_the_configured_user_and_password(
+    owner: User, settings: Any, inline_runtime: InlineRuntime
+) -> None:
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"s3cret-from-the-store")
+
+    inbox, port = Inbox(), free_port()
+    # Plain-text AUTH only because this local server has no certificate; production uses TLS.
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=authenticate,
+        auth_require_tls=False,
+    )  # fmt: skip
+    controller.start()
+    settings.SMTP_HOST, settings.SMTP_PORT = "127.0.0.1", port
+    settings.SMTP_USERNAME, settings.SMTP_PASSWORD = "mailer", "s3cret-from-the-store"
+    try:
+        with time_machine.travel(DUE - timedelta(days=1), tick=False):
+            task_with_reminders(
+                owner, due_at=DUE, reminders=[{"before": timedelta(0), "channels": ["email"]}]
+            )
+        with time_machine.travel(DUE, tick=False):
+            inline_runtime.fire_due_jobs()
+    finally:
+        controller.stop()
+
+    assert logins == [(b"mailer", b"s3cret-from-the-store")]
+    assert len(inbox.messages) == 1
+
+
+def test_reminders_firing_together_share_one_smtp_session(
+    owner: User, smtp_server: SmtpServer, inline_runtime: InlineRuntime
+) -> None:
+    with time_machine.travel(DUE - timedelta(days=1), tick=False):
+        for title in ("Pay rent", "Call the bank", "Book flights"):
+            task_with_reminders(
+                owner,
+                due_at=DUE,
+                title=title,
+                reminders=[{"before": timedelta(0), "channels": ["email"]}],
+            )
+    with time_machine.travel(DUE, tick=False):
+        assert len(inline_runtime.fire_due_jobs()) == 3
+
+    assert sorted(m["Subject"] for m in smtp_server.messages) == [
+        "Reminder: Book flights",
+        "Reminder: Call the bank",
+        "Reminder: Pay rent",
+    ]
+    assert smtp_server.inbox.sessions == 1

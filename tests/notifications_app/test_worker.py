@@ -20,7 +20,7 @@ from tests.fakes.dapr_sidecar import AppDriver, FakeDaprSidecar
 from tests.notifications_app.conftest import reminders_of, task_with_reminders
 from webapp.events.envelope import rfc3339
 from webapp.events.models import OutboxEvent
-from webapp.events.runtime import set_runtime
+from webapp.events.runtime import get_runtime, set_runtime
 from webapp.events.runtimes.dapr import DaprRuntime
 from webapp.events.worker import build_app
 
@@ -100,8 +100,8 @@ def test_on_job_event_fires_the_delivery_once_and_publishes_its_events(
     [row] = Notification.objects.filter(task=task)
     assert (row.channel, row.status) == ("in_app", "sent")
     assert reminders_of(task)[0].status == ReminderStatus.SENT
-    runtime = DaprRuntime(autostart=False)
-    set_runtime(runtime)
+    runtime = get_runtime()  # the worker's, installed by the fixture
+    assert isinstance(runtime, DaprRuntime)
     assert runtime.relay_once()
     alerts = [p.data for p in dapr_sidecar.published_to("alerts")]
     assert [event["type"] for event in alerts] == [

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from prometheus_client import REGISTRY
 
 from recurrence_app import materialise
 from recurrence_app.models import RecurringSeries
@@ -21,19 +24,23 @@ from webapp.events.runtimes.inline import InlineRuntime, run_next_due_job
 START = datetime(2026, 3, 2, 0, tzinfo=UTC)  # midnight UTC
 
 
-def make_daily_series(owner: User, count: int, *, lead_time: timedelta | None = None) -> list[str]:
-    recurrence = {"rule": "FREQ=DAILY", "timezone": "UTC", "anchor": "due"}
+def make_daily_series(
+    owner: User, count: int, *, lead_time: timedelta | None = None
+) -> list[uuid.UUID]:
+    recurrence: dict[str, Any] = {"rule": "FREQ=DAILY", "timezone": "UTC", "anchor": "due"}
     if lead_time is not None:
-        recurrence["lead_time"] = lead_time  # type: ignore[assignment]
+        recurrence["lead_time"] = lead_time
+    made: list[uuid.UUID] = []
     with time_machine.travel(START - timedelta(hours=1), tick=False):
-        return [
-            str(
-                task_create(
-                    owner=owner, title=f"Chore {n}", due_at=START, recurrence=recurrence
-                ).series_id
-            )
-            for n in range(count)
-        ]
+        for n in range(count):
+            task = task_create(owner=owner, title=f"Chore {n}", due_at=START, recurrence=recurrence)
+            assert task.series_id is not None
+            made.append(task.series_id)
+    return made
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def test_one_firing_sweeps_a_batch_of_due_series(
@@ -49,7 +56,7 @@ def test_one_firing_sweeps_a_batch_of_due_series(
         # Every other job still fires once; those already swept only re-arm themselves.
         assert len(inline_runtime.fire_due_jobs()) == 11
     new = Task.objects.filter(occurrence=midnight)
-    assert sorted(str(t.series_id) for t in new) == sorted(series_ids)
+    assert {t.series_id for t in new} == set(series_ids)
     assert Task.objects.filter(occurrence=midnight).count() == 12
     created = OutboxEvent.objects.filter(
         type=topics.TASK_CREATED, subject__in=[f"tasks/{t.id}" for t in new]
@@ -66,9 +73,16 @@ def test_a_late_job_catches_up_every_missed_occurrence_once(
     owner: User, inline_runtime: InlineRuntime
 ) -> None:
     [series_id] = make_daily_series(owner, 1)
+    generated_before = _sample("todo_recurrence_instances_generated_total", trigger="job")
+    lags_before = _sample("todo_recurrence_job_lag_seconds_count")
     with time_machine.travel(START + timedelta(days=3, hours=1), tick=False):
         inline_runtime.fire_due_jobs()
         inline_runtime.fire_due_jobs()
+    # Metrics: three instances by the job, one job firing observed two days late.
+    assert _sample("todo_recurrence_instances_generated_total", trigger="job") == (
+        generated_before + 3
+    )
+    assert _sample("todo_recurrence_job_lag_seconds_count") == lags_before + 1
     occurrences = list(
         Task.objects.filter(series_id=series_id)
         .order_by("occurrence")
@@ -84,7 +98,7 @@ def test_a_job_firing_twice_creates_nothing_more(
     with time_machine.travel(START + timedelta(days=1), tick=False):
         inline_runtime.fire_due_jobs()
         # A redelivered job (the Scheduler retries) for a series already done.
-        materialise.materialise_due(now=START + timedelta(days=1), first=series_id)  # type: ignore[arg-type]
+        materialise.materialise_due(now=START + timedelta(days=1), first=series_id)
     assert Task.objects.filter(series_id=series_id).count() == 2
 
 

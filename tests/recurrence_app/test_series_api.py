@@ -271,3 +271,45 @@ def test_completion_anchor_counts_the_next_due_from_completion(api: APIClient, _
     api.post(f"/api/v1/tasks/{first['id']}/reopen/")
     api.post(f"/api/v1/tasks/{first['id']}/complete/")
     assert len(instances(first["series"])) == 2
+
+
+def test_deleting_the_open_completion_instance_moves_the_series_on(
+    api: APIClient, _clock: Any
+) -> None:
+    first = create_recurring(
+        api,
+        title="Call mum",
+        due_at=DUE.isoformat(),
+        rule="FREQ=WEEKLY",
+        timezone="Europe/Berlin",
+        anchor="completion",
+    )
+    _clock.move_to(datetime(2026, 3, 3, 12, tzinfo=UTC))  # skipped on Tuesday
+    assert api.delete(f"/api/v1/tasks/{first['id']}/").status_code == 204
+    # Weekly from the day of skipping, at the usual 09:00: next Tuesday.
+    assert [t.due_at for t in instances(first["series"])] == [datetime(2026, 3, 10, 8, tzinfo=UTC)]
+    assert series_of(first).excluded == [DUE]
+
+
+def test_lead_time_change_moves_the_job(api: APIClient) -> None:
+    first = create_recurring(api, title="Standup", due_at=DUE.isoformat(), rule="FREQ=DAILY")
+    response = api.patch(f"/api/v1/series/{first['series']}/", {"lead_time": "PT2H"}, format="json")
+    assert response.status_code == 200 and response.json()["lead_time"] == "PT2H"
+    job = job_of(first["series"])
+    offset = job.due_at - (DUE + timedelta(days=1) - timedelta(hours=2)) if job else None
+    assert offset is not None and timedelta(0) <= offset < timedelta(minutes=1)
+
+
+def test_series_reminder_edit_reaches_pending_instances(api: APIClient) -> None:
+    first = create_recurring(api, title="Standup", due_at=DUE.isoformat(), rule="FREQ=DAILY")
+    response = api.patch(
+        f"/api/v1/series/{first['series']}/",
+        {"reminders": [{"before": "PT10M", "channels": ["in_app"]}]},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["reminders"] == [{"before": "PT10M", "channels": ["in_app"]}]
+    shown = api.get(f"/api/v1/tasks/{first['id']}/").json()
+    assert [(r["before"], r["channels"]) for r in shown["reminders"]] == [("PT10M", ["in_app"])]
+    changes = events_of(topics.TASK_UPDATED, f"tasks/{first['id']}")[-1].envelope["data"]
+    assert "reminders" in changes["changes"]

@@ -69,6 +69,7 @@ def test_events_and_jobs_drive_the_series_through_the_sidecar(
             },
         )
         series_id = first.series_id
+        assert series_id is not None
         name = f"series-{series_id}"
         assert dapr_sidecar.scheduled == []  # the web side schedules nothing itself
 
@@ -117,6 +118,7 @@ def test_series_deleted_event_deletes_the_job(
             due_at=DUE,
             recurrence={"rule": "FREQ=DAILY", "timezone": "UTC", "anchor": "due"},
         )
+        assert first.series_id is not None
         series = RecurringSeries.objects.get(pk=first.series_id)
         assert _deliver(worker, topics.SERIES_CREATED, f"series/{series.id}") == "success"
         series_delete(series=series)
