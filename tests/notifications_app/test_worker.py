@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
-from notifications_app.management.commands.run_notifications_worker import APP_ID
+from notifications_app.handlers import APP_ID
 from notifications_app.models import Notification, ReminderStatus
 from tasks_app.models import Task
 from tasks_app.services import task_complete, task_update
