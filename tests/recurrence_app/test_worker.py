@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 
-from recurrence_app.management.commands.run_recurrence_worker import APP_ID
+from recurrence_app.handlers import APP_ID
 from recurrence_app.models import RecurringSeries
 from tasks_app.models import Status, Task
 from tasks_app.services import task_complete, task_create
