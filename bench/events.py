@@ -15,8 +15,6 @@ Benchmark events go to a topic of their own so the apps' subscribers do not add 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -26,30 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness import percentile, setup_django
+
 BENCH_TOPIC = "bench-events"
 BENCH_TYPE = "bench.thing.happened.v1"
-
-
-def setup_django(tmp: Path) -> None:
-    os.environ["VAR_DIR"] = str(tmp / "var")
-    os.environ["TODO_EMBEDDED"] = "true"
-    os.environ["EVENT_RUNTIME"] = "local"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("LOG_JSON", "false")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    from webapp.embedded_db import start_server
-
-    os.environ["DATABASE_URL"] = start_server(tmp / "pgdata", delete_on_exit=True)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-
-
-def percentile(values: list[float], pct: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 def bench_delivery(*, writers: int, events: int) -> None:
@@ -198,7 +176,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000, help="tasks per write mode")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as tmp:
-        setup_django(Path(tmp))
+        setup_django(Path(tmp), event_runtime="local")
         bench_delivery(writers=args.writers, events=args.events)
         bench_writes(tasks=args.tasks)
 

@@ -17,7 +17,6 @@ with their `series-` jobs in the job table, then prints:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
@@ -28,25 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness import setup_django
+
 INSTANT = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
-
-
-def setup_django(tmp: Path) -> None:
-    os.environ["VAR_DIR"] = str(tmp / "var")
-    os.environ["TODO_EMBEDDED"] = "true"
-    os.environ["EVENT_RUNTIME"] = "inline"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("LOG_JSON", "false")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    from webapp.embedded_db import start_server
-
-    os.environ["DATABASE_URL"] = start_server(tmp / "pgdata", delete_on_exit=True)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
 
 
 def install_runtime() -> Any:
@@ -151,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as tmp:
-        setup_django(Path(tmp))
+        setup_django(Path(tmp), event_runtime="inline")
         import time_machine
 
         from recurrence_app import materialise

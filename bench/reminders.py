@@ -19,9 +19,7 @@ fire lag under 2 seconds.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import percentile, setup_django
 
 LEAD_SECONDS = 5.0
 
@@ -60,31 +60,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def setup_django(tmp: Path, *, smtp_port: int) -> None:
-    os.environ["VAR_DIR"] = str(tmp / "var")
-    os.environ["TODO_EMBEDDED"] = "true"
-    os.environ["EVENT_RUNTIME"] = "local"
-    os.environ["SMTP_HOST"] = "127.0.0.1"
-    os.environ["SMTP_PORT"] = str(smtp_port)
-    os.environ["SMTP_TLS"] = "none"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("LOG_JSON", "false")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    from webapp.embedded_db import start_server
-
-    os.environ["DATABASE_URL"] = start_server(tmp / "pgdata", delete_on_exit=True)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-
-
-def percentile(values: list[float], pct: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 def seed(*, reminders: int, users: int, spread: float, channels: list[str]) -> Any:
@@ -228,7 +203,11 @@ def main() -> None:
     sink.start()
     try:
         with tempfile.TemporaryDirectory(prefix="todo-bench-") as tmp:
-            setup_django(Path(tmp), smtp_port=port)
+            setup_django(
+                Path(tmp),
+                event_runtime="local",
+                env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_TLS": "none"},
+            )
             run(
                 reminders=args.reminders,
                 users=args.users,

@@ -20,6 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import setup_django  # noqa: E402  (bench/ is on sys.path when run)
+
 TASKS = int(os.environ.get("BENCH_TASKS", "100000"))
 OTHER_USERS_TASKS = 20_000  # so the owner filter has something to leave out
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
@@ -54,24 +56,6 @@ WORDS = [
     "prepare",
 ]
 TAGS = ["home", "work", "bills", "health", "family", "errand", "garden", "car", "study", "later"]
-
-
-def start_database(workdir: Path) -> None:
-    os.environ["VAR_DIR"] = str(workdir / "var")
-    os.environ["TODO_EMBEDDED"] = "true"
-    os.environ["EVENT_RUNTIME"] = "inline"
-    os.environ["LOG_JSON"] = "false"
-    os.environ["LOG_LEVEL"] = "WARNING"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    from webapp.embedded_db import start_server
-
-    os.environ["DATABASE_URL"] = start_server(workdir / "pgdata", delete_on_exit=True)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed(owner_id: int, other_id: int) -> None:
@@ -181,7 +165,7 @@ def timed_page(queryset: Any) -> tuple[float, float]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as tmp:
-        start_database(Path(tmp))
+        setup_django(Path(tmp), event_runtime="inline")
         from django.contrib.auth.models import User
 
         owner = User.objects.create_user(username="bench", password=None)
