@@ -1,14 +1,14 @@
-"""Firing a reminder and delivering it on each of its channels.
+"""Delivering claimed reminders on email and push, with retries, then settling them.
 
-Firing (the `reminder-<id>` job) is one short transaction: claim the reminder with a
-conditional UPDATE (a second trigger of the same job finds it claimed and sends nothing),
-re-check the task, write one `Notification` per channel and the fired event. In-app entries
-need nothing more and are delivered in that transaction; email and push are sent after it
-commits, outside any transaction, because they wait on SMTP and FCM. Channels
-are independent: each is tried, then the failed ones are retried after each backoff delay, so
-a dead SMTP server never holds back push or in-app. A channel that still fails after its
-retries is marked failed and published as `todo.notification.failed.v1` on `alerts` and
-`alerts-dlq` (the operators' copy).
+`firing` claims reminders and writes one `Notification` per channel; what it hands over here
+(email and push) is sent outside any transaction, because it waits on SMTP and FCM. Channels
+are independent: each row is tried, then the failed ones are retried after each backoff delay,
+so a dead SMTP server never holds back push. A channel that still fails after its retries is
+marked failed and published as `todo.notification.failed.v1` on `alerts` and `alerts-dlq`
+(the operators' copy); a sent one as `todo.notification.sent.v1`.
+
+Deliveries go in batches: one query loads a batch's rows, each round's outcomes are written
+with one transaction, and a sending thread keeps its SMTP session open between messages.
 """
 
 from __future__ import annotations
@@ -16,78 +16,47 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from notifications_app import metrics
 from notifications_app.channels import ChannelSkipped
-from notifications_app.channels.email import build_email, email_configured, send_email
-from notifications_app.channels.in_app import in_app_body
+from notifications_app.channels.email import build_email, send_email
 from notifications_app.channels.push import send_push
 from notifications_app.models import (
     Channel,
     Notification,
-    NotificationSettings,
     NotificationStatus,
     Reminder,
     ReminderStatus,
 )
-from notifications_app.scheduling import reminder_job_done
-from notifications_app.selectors import device_tokens, notification_settings_for
+from notifications_app.selectors import device_tokens
 from notifications_app.services import devices_remove_tokens
-from tasks_app.models import Status, Task
 from webapp.events import topics
-from webapp.events.outbox import emit
+from webapp.events.outbox import Event, emit_many
 from webapp.events.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
 
+# Claims one sending thread takes at a time: enough to share a query, a transaction and an
+# SMTP session, few enough that a burst spreads over every thread.
+SEND_BATCH = 25
+
 
 @dataclass(frozen=True)
-class Content:
-    title: str
-    text: str
-    link: str
+class Claimed:
+    """A fired reminder's notifications still to deliver; `claimed_at` is its `fired_at`."""
 
-
-def _local_time(moment: datetime, zone_name: str) -> str:
-    local = moment.astimezone(ZoneInfo(zone_name))
-    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
-
-
-def compose(task: Task, prefs: NotificationSettings) -> Content:
-    """The words of a reminder: title, due time in the user's zone, and a link to the task."""
-    if task.due_at is not None:
-        due = f"Due {_local_time(task.due_at, prefs.timezone)} ({prefs.timezone})."
-    else:
-        due = "No due date."
-    text = f"{task.title}\n{due}"
-    if task.description:
-        text += f"\n\n{task.description[:500]}"
-    link = f"{settings.PUBLIC_BASE_URL}/api/v1/tasks/{task.pk}/"
-    return Content(title=f"Reminder: {task.title}", text=text, link=link)
-
-
-def reminder_payload(reminder: Reminder) -> dict[str, Any]:
-    return {
-        "id": str(reminder.pk),
-        "task_id": str(reminder.task_id),
-        "before": reminder.before.total_seconds() if reminder.before is not None else None,
-        "at": reminder.at,
-        "channels": list(reminder.channels),
-        "fire_at": reminder.fire_at,
-        "fired_at": reminder.fired_at,
-        "status": reminder.status,
-    }
+    reminder_id: str | None
+    claimed_at: datetime | None
+    ids: list[int]
 
 
 def notification_payload(notification: Notification) -> dict[str, Any]:
@@ -105,204 +74,103 @@ def notification_payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-# --- firing ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claimed:
-    reminder_id: str
-    claimed_at: datetime
-    ids: list[int]
-
-
-def reminder_fire(*, job_name: str, data: Mapping[str, Any]) -> None:
-    """Handle the job `reminder-<id>`.
-
-    Under the local runtime the job timer is one thread, so it only hands the reminder to the
-    delivery threads once the job's removal commits; a thread claims and delivers it. Under
-    Dapr (a thread per job call) and in tests the claim joins the job's own transaction and
-    delivery follows its commit in the same thread.
-    """
-    pool = _delivery_pool()
-    if pool is not None:
-        transaction.on_commit(
-            lambda: pool.submit(_fire_in_thread, job_name, dict(data)), robust=True
-        )
-        return
-    with transaction.atomic():
-        claimed = reminder_claim(job_name=job_name, data=data)
-        if claimed is not None:
-            transaction.on_commit(lambda: _deliver(claimed), robust=True)
-
-
-def _fire_in_thread(job_name: str, data: dict[str, Any]) -> None:
-    close_old_connections()
-    try:
-        with transaction.atomic():
-            claimed = reminder_claim(job_name=job_name, data=data)
-        if claimed is not None:
-            try:
-                _pools()[1].submit(_deliver_in_thread, claimed)
-            except RuntimeError:  # the process is exiting: send it from this thread
-                _deliver(claimed)
-    except Exception:
-        logger.exception("firing a reminder failed", extra={"job": job_name})
-    finally:
-        close_old_connections()
-
-
-def _deliver_in_thread(claimed: Claimed) -> None:
-    close_old_connections()
-    try:
-        _deliver(claimed)
-    except Exception:
-        logger.exception("delivering a reminder failed", extra={"reminder": claimed.reminder_id})
-    finally:
-        close_old_connections()
-
-
-def _deliver(claimed: Claimed) -> None:
-    notifications_deliver(
-        reminder_id=claimed.reminder_id, ids=claimed.ids, claimed_at=claimed.claimed_at
-    )
-
-
-def reminder_claim(*, job_name: str, data: Mapping[str, Any]) -> Claimed | None:
-    """Claim the reminder and write its pending notifications and fired event.
-
-    Returns None when there is nothing to deliver: already claimed (a repeated trigger), moved
-    to another time, gone with its task, its task completed, or every channel turned off.
-    Runs inside the caller's transaction.
-    """
-    reminder_id = data.get("reminder_id") or job_name.removeprefix("reminder-")
-    expected = parse_datetime(data["fire_at"]) if data.get("fire_at") else None
-    now = timezone.now()
-    reminder_job_done(name=job_name)
-    claim = Reminder.objects.filter(
-        pk=reminder_id, status=ReminderStatus.SCHEDULED, fired_at__isnull=True
-    )
-    if expected is not None:
-        # A job left over from an older fire time (the due date moved) is not this one.
-        claim = claim.filter(fire_at=expected)
-    if claim.update(fired_at=now, updated_at=now) != 1:
-        metrics.REMINDERS_FIRED.labels("ignored").inc()
-        logger.info("reminder job ignored: already fired, moved or gone", extra={"job": job_name})
-        return None
-    reminder = Reminder.objects.select_related("task").get(pk=reminder_id)
-    task = reminder.task
-    if reminder.fire_at is not None:
-        metrics.FIRE_LAG.observe(max(0.0, (now - reminder.fire_at).total_seconds()))
-    if task.status == Status.COMPLETED:
-        reminder.status = ReminderStatus.SKIPPED
-        reminder.save(update_fields=["status", "updated_at"])
-        metrics.REMINDERS_FIRED.labels("skipped").inc()
-        return None
-    prefs = notification_settings_for(user_id=task.owner_id)
-    enabled = prefs.enabled_channels()
-    channels = [channel for channel in reminder.channels if channel in enabled]
-    content = compose(task, prefs)
-    # In-app needs nothing beyond its row, so it is delivered right here, in the claim's
-    # transaction: the feed entry and its sent event commit together, with no second round.
-    rows = Notification.objects.bulk_create(
-        Notification(
-            user_id=task.owner_id,
-            reminder=reminder,
-            task=task,
-            channel=channel,
-            title=content.title,
-            body=in_app_body(
-                text=content.text,
-                email_requested=Channel.EMAIL in channels,
-                email_configured=email_configured(),
-            )
-            if channel == Channel.IN_APP
-            else content.text,
-            link=content.link,
-            **(
-                {"status": NotificationStatus.SENT, "attempts": 1, "sent_at": now}
-                if channel == Channel.IN_APP
-                else {}
-            ),
-        )
-        for channel in channels
-    )
-    emit(
-        type=topics.REMINDER_FIRED,
-        subject=f"reminders/{reminder.pk}",
-        data={"reminder": reminder_payload(reminder), "task": {"id": str(task.pk)}},
-        user_id=task.owner_id,
-    )
+def outcome_events(rows: Sequence[Notification]) -> list[Event]:
+    """Sent and failed deliveries are events on `alerts`; a failure is copied to `alerts-dlq`
+    for operators. Skipped ones (nothing configured, no devices) are only in the log."""
+    events: list[Event] = []
     for row in rows:
-        if row.channel == Channel.IN_APP:
-            metrics.DELIVERY_ATTEMPTS.labels(row.channel, "sent").inc()
-            metrics.DELIVERIES.labels(row.channel, NotificationStatus.SENT).inc()
-            _emit_outcome(row)
-    external = [row for row in rows if row.channel != Channel.IN_APP]
-    if not external:
-        # Nothing left to send: in-app only, or every channel it asked for is turned off.
-        reminder.status = ReminderStatus.SENT if rows else ReminderStatus.SKIPPED
-        reminder.save(update_fields=["status", "updated_at"])
-    metrics.REMINDERS_FIRED.labels("fired").inc()
-    if not external:
+        if row.status not in {NotificationStatus.SENT, NotificationStatus.FAILED}:
+            continue
+        failed = row.status == NotificationStatus.FAILED
+        event_type = topics.NOTIFICATION_FAILED if failed else topics.NOTIFICATION_SENT
+        data = {"notification": notification_payload(row)}
+        subject = f"notifications/{row.pk}"
+        events.append(Event(type=event_type, subject=subject, data=data, user_id=row.user_id))
+        if failed:
+            events.append(
+                Event(
+                    topic=topics.dead_letter_topic(topics.ALERTS),
+                    type=event_type,
+                    subject=subject,
+                    data=data,
+                    user_id=row.user_id,
+                )
+            )
+    return events
+
+
+# --- threads ---------------------------------------------------------------------------------
+
+_send_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def hand_over(claims: Sequence[Claimed]) -> None:
+    """Deliver `claims` (called after their claim commits).
+
+    Under the local runtime the job timer must not wait on SMTP, so sending threads take the
+    claims in batches. Under Dapr each job call already has its own thread, and the inline
+    runtime of the tests delivers in the caller's thread so a test sees the result when
+    fire_due_jobs() returns.
+    """
+    pool = _send_threads()
+    if pool is None:
+        notifications_deliver(claims)
+        return
+    for start in range(0, len(claims), SEND_BATCH):
+        batch = list(claims[start : start + SEND_BATCH])
+        try:
+            pool.submit(_deliver_in_thread, batch)
+        except RuntimeError:  # the process is exiting: send them from this thread
+            notifications_deliver(batch)
+
+
+def _send_threads() -> ThreadPoolExecutor | None:
+    global _send_pool
+    if get_runtime().name != "local" or settings.NOTIFICATION_DELIVERY_THREADS == 0:
         return None
-    return Claimed(reminder_id=str(reminder.pk), claimed_at=now, ids=[row.pk for row in rows])
+    with _pool_lock:
+        if _send_pool is None:
+            _send_pool = ThreadPoolExecutor(
+                settings.NOTIFICATION_DELIVERY_THREADS, thread_name_prefix="notification-send"
+            )
+        return _send_pool
+
+
+def _deliver_in_thread(claims: list[Claimed]) -> None:
+    close_old_connections()
+    try:
+        notifications_deliver(claims)
+    except Exception:
+        logger.exception(
+            "delivering reminders failed; their notifications stay pending",
+            extra={"reminders": [claim.reminder_id for claim in claims]},
+        )
+    finally:
+        close_old_connections()
+
+
+def stop_threads(*, drop_queued: bool = False) -> None:
+    """End the sending threads once the deliveries in hand are done.
+
+    `drop_queued` also drops deliveries still queued: their notifications stay pending, for
+    `reschedule_reminder_jobs` to deliver later.
+    """
+    global _send_pool
+    with _pool_lock:
+        pool, _send_pool = _send_pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=drop_queued)
 
 
 # --- delivering ------------------------------------------------------------------------------
 
-_fire_pool: ThreadPoolExecutor | None = None
-_send_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
-# Claiming is short database work; sending waits on SMTP and FCM. Separate threads for each
-# keep a slow mail server from delaying when later reminders fire.
-FIRE_THREADS = 2
-
-
-def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
-    global _fire_pool, _send_pool
-    with _pool_lock:
-        if _fire_pool is None or _send_pool is None:
-            _fire_pool = ThreadPoolExecutor(FIRE_THREADS, thread_name_prefix="reminder-fire")
-            _send_pool = ThreadPoolExecutor(
-                settings.NOTIFICATION_DELIVERY_THREADS, thread_name_prefix="notification-send"
-            )
-        return _fire_pool, _send_pool
-
-
-def stop_threads(*, drop_queued: bool = False) -> None:
-    """End the threads once the reminders in hand are claimed and delivered.
-
-    `drop_queued` also drops reminders still queued: they stay scheduled with their job
-    bookkeeping, for `reschedule_reminder_jobs` to send again.
-    """
-    global _fire_pool, _send_pool
-    with _pool_lock:
-        fire, send = _fire_pool, _send_pool
-        _fire_pool = _send_pool = None
-    if fire is not None:
-        fire.shutdown(wait=True, cancel_futures=drop_queued)
-    if send is not None:
-        send.shutdown(wait=True, cancel_futures=drop_queued)
-
-
-def _delivery_pool() -> ThreadPoolExecutor | None:
-    """Threads for the local runtime, whose one job timer must not wait on SMTP.
-
-    Under Dapr each job call already has its own thread, and the inline runtime of the tests
-    delivers in the caller's thread so a test sees the result when fire_due_jobs() returns.
-    """
-    if get_runtime().name != "local" or settings.NOTIFICATION_DELIVERY_THREADS == 0:
-        return None
-    return _pools()[0]
-
-
-def notifications_deliver(
-    *, reminder_id: str | None, ids: Sequence[int], claimed_at: datetime | None
-) -> None:
-    """Deliver pending notifications, retrying failed channels, then settle the reminder."""
+def notifications_deliver(claims: Sequence[Claimed]) -> None:
+    """Deliver the claims' pending notifications, retrying failed channels, then settle them."""
+    ids = [pk for claim in claims for pk in claim.ids]
     pending = list(
-        Notification.objects.filter(pk__in=list(ids), status=NotificationStatus.PENDING)
+        Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING)
         .select_related("user")
         .order_by("pk")
     )
@@ -310,13 +178,14 @@ def notifications_deliver(
     retry_round = 0
     while pending:
         final = retry_round >= len(delays)
-        pending = [row for row in pending if not _attempt(row, final=final)]
+        settled = [row for row in pending if _attempt(row, final=final)]
+        pending = [row for row in pending if row.status == NotificationStatus.PENDING]
+        _record(settled=settled, retrying=pending)
         if not pending:
             break
         time.sleep(delays[retry_round])
         retry_round += 1
-    if reminder_id is not None and claimed_at is not None:
-        _settle_reminder(reminder_id=reminder_id, ids=ids, claimed_at=claimed_at)
+    _settle_reminders(claims)
 
 
 def _send(row: Notification) -> None:
@@ -338,11 +207,11 @@ def _send(row: Notification) -> None:
             logger.info("removed unregistered push devices", extra={"count": removed})
         if not result.sent:
             raise ChannelSkipped("No registered devices.")
-    # In-app: the row is the feed entry; marking it sent below is the delivery.
+    # In-app rows are delivered when they are written (see `firing`).
 
 
 def _attempt(row: Notification, *, final: bool) -> bool:
-    """One try; returns True when the row is settled (sent, skipped or finally failed)."""
+    """One try, recorded on `row`; returns True when it is settled (sent, skipped, failed)."""
     row.attempts += 1
     try:
         _send(row)
@@ -352,20 +221,18 @@ def _attempt(row: Notification, *, final: bool) -> bool:
         return True
     except Exception as exc:
         metrics.DELIVERY_ATTEMPTS.labels(row.channel, "error").inc()
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.error = f"{type(exc).__name__}: {exc}"[:2000]
         if final:
             logger.error(
                 "notification failed after retries",
-                extra={"notification": row.pk, "channel": row.channel, "error": error},
+                extra={"notification": row.pk, "channel": row.channel, "error": row.error},
             )
-            _settle(row, NotificationStatus.FAILED, error=error)
+            _settle(row, NotificationStatus.FAILED, error=row.error)
             return True
         logger.warning(
             "notification attempt failed; will retry",
             extra={"notification": row.pk, "channel": row.channel, "attempts": row.attempts},
         )
-        row.error = error
-        row.save(update_fields=["attempts", "error"])
         return False
     metrics.DELIVERY_ATTEMPTS.labels(row.channel, "sent").inc()
     _settle(row, NotificationStatus.SENT, error="")
@@ -378,52 +245,52 @@ def _settle(row: Notification, status: str, *, error: str) -> None:
     if status == NotificationStatus.SENT:
         row.sent_at = timezone.now()
     metrics.DELIVERIES.labels(row.channel, status).inc()
-    with transaction.atomic():
-        row.save(update_fields=["status", "error", "attempts", "sent_at"])
-        _emit_outcome(row)
 
 
-def _emit_outcome(row: Notification) -> None:
-    """Sent and failed deliveries are events on `alerts`; a failure is copied to `alerts-dlq`
-    for operators. Skipped ones (nothing configured, no devices) are only in the log."""
-    if row.status not in {NotificationStatus.SENT, NotificationStatus.FAILED}:
+def _record(*, settled: Sequence[Notification], retrying: Sequence[Notification]) -> None:
+    """Write one round's outcomes and their events together."""
+    rows = [*settled, *retrying]
+    if not rows:
         return
-    event_type = (
-        topics.NOTIFICATION_SENT
-        if row.status == NotificationStatus.SENT
-        else topics.NOTIFICATION_FAILED
+    with transaction.atomic():
+        Notification.objects.bulk_update(rows, ["status", "error", "attempts", "sent_at"])
+        emit_many(outcome_events(settled))
+
+
+def _settle_reminders(claims: Sequence[Claimed]) -> None:
+    """Give each delivered reminder its outcome from its notifications' statuses."""
+    statuses: dict[int, str] = dict(
+        Notification.objects.filter(
+            pk__in=[pk for claim in claims for pk in claim.ids]
+        ).values_list("pk", "status")
     )
-    data = {"notification": notification_payload(row)}
-    subject = f"notifications/{row.pk}"
-    emit(type=event_type, subject=subject, data=data, user_id=row.user_id)
-    if row.status == NotificationStatus.FAILED:
-        emit(
-            topic=topics.dead_letter_topic(topics.ALERTS),
-            type=event_type,
-            subject=subject,
-            data=data,
-            user_id=row.user_id,
+    settled: dict[tuple[str, datetime], list[str]] = {}
+    for claim in claims:
+        if claim.reminder_id is None or claim.claimed_at is None:
+            continue
+        outcome = _reminder_outcome([statuses.get(pk) for pk in claim.ids])
+        if outcome is not None:  # None: another process is still delivering
+            settled.setdefault((outcome, claim.claimed_at), []).append(claim.reminder_id)
+    now = timezone.now()
+    for (outcome, claimed_at), reminder_ids in settled.items():
+        # Only the firing we delivered: a due date moved meanwhile re-armed the reminder anew.
+        Reminder.objects.filter(pk__in=reminder_ids, fired_at=claimed_at).update(
+            status=outcome, updated_at=now
         )
 
 
-def _settle_reminder(*, reminder_id: str, ids: Sequence[int], claimed_at: datetime) -> None:
-    statuses = list(Notification.objects.filter(pk__in=list(ids)).values_list("status", flat=True))
-    sent = statuses.count(NotificationStatus.SENT)
-    failed = statuses.count(NotificationStatus.FAILED)
+def _reminder_outcome(statuses: Sequence[str | None]) -> str | None:
     if NotificationStatus.PENDING in statuses:
-        return  # another process is still delivering
+        return None
+    sent = NotificationStatus.SENT in statuses
+    failed = NotificationStatus.FAILED in statuses
     if sent and failed:
-        outcome = ReminderStatus.PARTIALLY_SENT
-    elif sent:
-        outcome = ReminderStatus.SENT
-    elif failed:
-        outcome = ReminderStatus.FAILED
-    else:
-        outcome = ReminderStatus.SKIPPED
-    # Only the firing we delivered: a due date moved meanwhile re-armed the reminder anew.
-    Reminder.objects.filter(pk=reminder_id, fired_at=claimed_at).update(
-        status=outcome, updated_at=timezone.now()
-    )
+        return ReminderStatus.PARTIALLY_SENT
+    if sent:
+        return ReminderStatus.SENT
+    if failed:
+        return ReminderStatus.FAILED
+    return ReminderStatus.SKIPPED
 
 
 def notifications_redeliver(*, older_than_seconds: float = 600.0) -> int:
@@ -432,18 +299,20 @@ def notifications_redeliver(*, older_than_seconds: float = 600.0) -> int:
     stuck = list(
         Notification.objects.filter(status=NotificationStatus.PENDING, created_at__lt=cutoff)
         .order_by("pk")
-        .values_list("pk", "reminder_id")
+        .values_list("pk", "reminder_id", "reminder__fired_at")
     )
-    by_reminder: dict[Any, list[int]] = {}
-    for pk, reminder_id in stuck:
-        by_reminder.setdefault(reminder_id, []).append(pk)
-    for reminder_id, ids in by_reminder.items():
-        fired_at = (
-            Reminder.objects.filter(pk=reminder_id).values_list("fired_at", flat=True).first()
-            if reminder_id
-            else None
+    by_reminder: dict[Any, Claimed] = {}
+    for pk, reminder_id, fired_at in stuck:
+        claim = by_reminder.setdefault(
+            reminder_id,
+            Claimed(
+                reminder_id=str(reminder_id) if reminder_id else None,
+                claimed_at=fired_at,
+                ids=[],
+            ),
         )
-        notifications_deliver(
-            reminder_id=str(reminder_id) if reminder_id else None, ids=ids, claimed_at=fired_at
-        )
+        claim.ids.append(pk)
+    claims = list(by_reminder.values())
+    for start in range(0, len(claims), SEND_BATCH):
+        notifications_deliver(claims[start : start + SEND_BATCH])
     return len(stuck)

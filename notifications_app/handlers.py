@@ -6,12 +6,13 @@ Imported from the app's ready(), so the embedded `serve` runs them on the local 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from notifications_app.delivery import reminder_fire
+from notifications_app.firing import reminders_fire
 from notifications_app.scheduling import reminders_cancel, reminders_schedule
 from webapp.events import topics
-from webapp.events.registry import Envelope, job_handler, subscriber
+from webapp.events.registry import DueJob, Envelope, job_batch_handler, subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,6 @@ def on_task_modification(envelope: Envelope) -> None:
     reminders_schedule(task_id=_task_id(envelope))
 
 
-@job_handler(prefix="reminder-", app_id=APP_ID)
-def on_reminder_job(job_name: str, data: dict[str, Any]) -> None:
-    reminder_fire(job_name=job_name, data=data)
+@job_batch_handler(prefix="reminder-", app_id=APP_ID)
+def on_reminder_jobs(due: Sequence[DueJob]) -> None:
+    reminders_fire(due)

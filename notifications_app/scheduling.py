@@ -62,7 +62,7 @@ def reminders_schedule(*, task_id: uuid.UUID | str, reopened: bool = False) -> i
     """Bring the task's reminder jobs in line with its reminders; returns jobs now scheduled.
 
     Called for created, updated and reopened tasks. A reminder is (re)armed when it is still
-    scheduled, when its fire time moved (a new due date makes "1 hour before" fire again), or
+    waiting to fire, when its fire time moved (a new due date makes "1 hour before" fire again), or
     when the task was reopened and its cancelled reminder lies in the future.
     """
     known = {
@@ -84,11 +84,10 @@ def reminders_schedule(*, task_id: uuid.UUID | str, reopened: bool = False) -> i
         job = known.pop(reminder.pk) if reminder.pk in known else None
         fire_at = reminder_fire_at(before=reminder.before, at=reminder.at, due_at=task.due_at)
         moved = fire_at != reminder.fire_at
-        rearm = (
-            reminder.status == ReminderStatus.SCHEDULED
-            or moved
-            or (reopened and reminder.status == ReminderStatus.CANCELLED)
-        )
+        # Claimed but still being delivered (fired_at set, status not yet settled) counts as
+        # fired: an edit that does not move it must not send it a second time.
+        waiting = reminder.status == ReminderStatus.SCHEDULED and reminder.fired_at is None
+        rearm = waiting or moved or (reopened and reminder.status == ReminderStatus.CANCELLED)
         update: dict[str, object] = {}
         if fire_at is None or not rearm or fire_at < late:
             if job is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
@@ -16,6 +17,15 @@ def notification_settings_for(*, user_id: int) -> NotificationSettings:
     """The user's preferences; defaults (every channel on, UTC) until they save some."""
     found = NotificationSettings.objects.filter(user_id=user_id).first()
     return found if found is not None else NotificationSettings(user_id=user_id)
+
+
+def notification_settings_by_user(*, user_ids: Iterable[int]) -> dict[int, NotificationSettings]:
+    """`notification_settings_for` of several users with one query."""
+    wanted = set(user_ids)
+    found = {row.user_id: row for row in NotificationSettings.objects.filter(user_id__in=wanted)}
+    return {
+        user_id: found.get(user_id) or NotificationSettings(user_id=user_id) for user_id in wanted
+    }
 
 
 def reminder_list(*, task: Task) -> QuerySet[Reminder]:

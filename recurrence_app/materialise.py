@@ -24,7 +24,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_duration
@@ -36,8 +35,7 @@ from tasks_app.events import task_payload, task_subject
 from tasks_app.models import Status, Task
 from tasks_app.services import insert_instance
 from webapp.events import jobs, topics
-from webapp.events.envelope import build_envelope
-from webapp.events.models import OutboxEvent
+from webapp.events.outbox import Event, emit_many
 
 BATCH_SIZE = 1000
 # Instances one series may catch up on in one firing (after an outage); the job re-fires
@@ -328,70 +326,15 @@ def _insert_instances(planned: Sequence[tuple[RecurringSeries, datetime]]) -> li
 
 
 def emit_created(tasks: Iterable[Task]) -> None:
-    """One `todo.task.created.v1` per task, written to the outbox in one statement.
-
-    The same envelope `emit` writes, with the sequence numbers drawn in one round trip; the
-    relay publishes them after commit like any other event.
-    """
-    batch = list(tasks)
-    if not batch:
-        return
-    table = OutboxEvent._meta.db_table
-    column = OutboxEvent._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [table, column, len(batch)],
-        )
-        sequences = sorted(int(row[0]) for row in cursor.fetchall())
-    now = timezone.now()
-    rows: list[dict[str, Any]] = []
-    for sequence, task in zip(sequences, batch, strict=True):
-        event_id = uuid.uuid4()
-        # Encoded once with the whole batch below, by the encoder `emit` uses.
-        data = {"task": task_payload(task)}
-        envelope = build_envelope(
-            event_id=event_id,
-            type=topics.TASK_CREATED,
-            subject=task_subject(task),
-            time=now,
-            data=data,
-            partition_key=str(task.owner_id),
-        )
-        envelope["sequence"] = str(sequence)
-        rows.append(
-            {
-                "sequence": sequence,
-                "event_id": str(event_id),
-                "subject": task_subject(task),
-                "user_id": task.owner_id,
-                "envelope": envelope,
-            }
-        )
-    # One JSON document for the batch, as for the tasks. Names come from the model; values
-    # are bound.
-    sql = (
-        f"INSERT INTO {table} (sequence, event_id, topic, type, subject, user_id, envelope, "  # noqa: S608
-        "created_at, publish_attempts, last_error) "
-        "SELECT u.sequence, u.event_id, %s, %s, u.subject, u.user_id, u.envelope, %s, 0, '' "
-        "FROM jsonb_to_recordset(%s::jsonb) "
-        "AS u(sequence bigint, event_id uuid, subject text, user_id integer, envelope jsonb) "
-        "ORDER BY u.sequence"
+    """One `todo.task.created.v1` per task, written to the outbox in one statement."""
+    emit_many(
+        [
+            Event(
+                type=topics.TASK_CREATED,
+                subject=task_subject(task),
+                data={"task": task_payload(task)},
+                user_id=task.owner_id,
+            )
+            for task in tasks
+        ]
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                topics.TOPIC_OF_TYPE[topics.TASK_CREATED],
-                topics.TASK_CREATED,
-                now,
-                json.dumps(rows, cls=DjangoJSONEncoder),
-            ],
-        )
-    transaction.on_commit(_relay_after_commit)
-
-
-def _relay_after_commit() -> None:
-    from webapp.events.runtime import get_runtime
-
-    get_runtime().outbox_committed()

@@ -7,8 +7,10 @@ from uuid import UUID
 
 import time_machine
 from django.contrib.auth.models import User
+from django.db import transaction
 
-from notifications_app.handlers import on_reminder_job
+from notifications_app.firing import reminders_claim
+from notifications_app.handlers import on_reminder_jobs
 from notifications_app.models import Notification, ReminderJob, ReminderStatus
 from notifications_app.services import notification_settings_update
 from tasks_app.models import Task
@@ -16,6 +18,7 @@ from tasks_app.services import task_complete, task_delete, task_reopen, task_upd
 from tests.conftest import client_for
 from tests.notifications_app.conftest import reminders_of, task_with_reminders
 from webapp.events.models import OutboxEvent, ScheduledJob
+from webapp.events.registry import DueJob
 from webapp.events.runtimes.inline import InlineRuntime
 
 CREATED = datetime(2031, 1, 10, 8, 0, tzinfo=UTC)
@@ -102,7 +105,7 @@ def test_a_job_that_fires_for_a_task_completed_meanwhile_sends_nothing(
     task.status, task.completed_at = "completed", CREATED
     task.save(update_fields=["status", "completed_at"])  # bypasses the event on purpose
 
-    on_reminder_job(job.name, job.data)
+    on_reminder_jobs([DueJob(job.name, job.data)])
 
     assert not Notification.objects.exists()
     assert reminders_of(task)[0].status == ReminderStatus.SKIPPED
@@ -213,8 +216,9 @@ def test_a_duplicated_job_trigger_sends_nothing_twice(
     job = ScheduledJob.objects.get()
 
     with time_machine.travel(DUE, tick=False):
-        on_reminder_job(job.name, job.data)
-        on_reminder_job(job.name, job.data)  # e.g. the Scheduler retrying after a lost answer
+        on_reminder_jobs([DueJob(job.name, job.data)])
+        # e.g. the Scheduler retrying after a lost answer
+        on_reminder_jobs([DueJob(job.name, job.data)])
         assert inline_runtime.fire_due_jobs() == [job.name]  # the real trigger, third time
 
     assert Notification.objects.count() == 1
@@ -293,3 +297,27 @@ def test_the_next_instance_of_a_series_gets_the_templates_relative_reminders(
     with time_machine.travel(DUE + timedelta(days=1, hours=-1), tick=False):
         assert f"reminder-{inherited.pk}" in inline_runtime.fire_due_jobs()
     assert _feed(owner) == [inherited.pk]
+
+
+def test_editing_a_task_while_its_reminder_is_being_delivered_does_not_arm_it_again(
+    owner: User, inline_runtime: InlineRuntime
+) -> None:
+    with time_machine.travel(CREATED, tick=False):
+        task = task_with_reminders(
+            owner, due_at=DUE, reminders=[{"before": timedelta(0), "channels": ["email"]}]
+        )
+    job = ScheduledJob.objects.get()
+
+    with time_machine.travel(DUE, tick=False):
+        # Claimed, its email not yet settled (SMTP may be retrying for a while)...
+        with transaction.atomic():
+            [claim] = reminders_claim([DueJob(job.name, job.data)])
+            ScheduledJob.objects.filter(name=job.name).delete()
+        # ...when the owner renames the task: the due time did not move, so nothing re-arms.
+        task_update(task=task, changes={"title": "Renamed"})
+
+        assert _jobs() == {}
+        [reminder] = reminders_of(task)
+        assert reminder.fired_at == DUE
+        assert inline_runtime.fire_due_jobs() == []
+    assert claim.ids == list(Notification.objects.values_list("pk", flat=True))

@@ -6,13 +6,22 @@ shape and in tests every subscriber runs in the one process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 Envelope = dict[str, Any]
 EventHandler = Callable[[Envelope], None]
 JobHandler = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class DueJob:
+    name: str
+    data: dict[str, Any]
+
+
+JobBatchHandler = Callable[[Sequence[DueJob]], None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class JobRoute:
     prefix: str
     app_id: str
     handler: JobHandler
+    # Set for routes that can take several due jobs in one call (and one transaction).
+    batch_handler: JobBatchHandler | None = None
 
 
 _subscriptions: dict[str, Subscription] = {}
@@ -55,6 +66,23 @@ def job_handler(*, prefix: str, app_id: str) -> Callable[[JobHandler], JobHandle
 
     def register(handler: JobHandler) -> JobHandler:
         _job_routes[prefix] = JobRoute(prefix, app_id, handler)
+        return handler
+
+    return register
+
+
+def job_batch_handler(*, prefix: str, app_id: str) -> Callable[[JobBatchHandler], JobBatchHandler]:
+    """Register `handler(jobs)` for jobs of `prefix` that are cheaper handled together.
+
+    A runtime that finds several such jobs due at once (the local timer catching up on a
+    burst) passes them in one call; a single job (each Dapr job call) is a list of one.
+    """
+
+    def register(handler: JobBatchHandler) -> JobBatchHandler:
+        def one(name: str, data: dict[str, Any]) -> None:
+            handler([DueJob(name, data)])
+
+        _job_routes[prefix] = JobRoute(prefix, app_id, one, handler)
         return handler
 
     return register

@@ -43,9 +43,15 @@ def register_subscriber(monkeypatch: pytest.MonkeyPatch) -> Register:
 
 @pytest.fixture
 def register_job_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    def register(prefix: str, handler: registry.JobHandler) -> None:
+    def register(
+        prefix: str,
+        handler: registry.JobHandler,
+        batch_handler: registry.JobBatchHandler | None = None,
+    ) -> None:
         monkeypatch.setitem(
-            registry._job_routes, prefix, registry.JobRoute(prefix, "tests", handler)
+            registry._job_routes,
+            prefix,
+            registry.JobRoute(prefix, "tests", handler, batch_handler),
         )
 
     return register

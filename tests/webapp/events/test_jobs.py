@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from webapp.events import jobs
 from webapp.events.models import ScheduledJob
-from webapp.events.runtimes.inline import InlineRuntime
+from webapp.events.registry import DueJob
+from webapp.events.runtimes.inline import InlineRuntime, run_due_jobs
 
 
 def test_a_job_fires_once_when_the_clock_reaches_it(
@@ -88,6 +89,66 @@ def test_a_failing_job_is_retried_and_then_dropped_with_its_effects_rolled_back(
 
     assert calls == ["tests-broken"] * 3
     assert not ScheduledJob.objects.exists()
+
+
+def test_due_jobs_of_a_batch_route_arrive_in_one_call_in_due_order(
+    inline_runtime: InlineRuntime, register_job_handler: Callable[..., None]
+) -> None:
+    calls: list[list[str]] = []
+    register_job_handler(
+        "tests-",
+        lambda name, data: calls.append([name]),
+        lambda due: calls.append([job.name for job in due]),
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        for minutes, name in [(3, "tests-c"), (1, "tests-a"), (2, "tests-b"), (-60, "tests-z")]:
+            jobs.schedule(name=name, due_at=now - timedelta(minutes=minutes))
+        jobs.schedule(name="tests-later", due_at=now + timedelta(minutes=1))
+
+    assert inline_runtime.fire_due_jobs(now=now) == ["tests-c", "tests-b", "tests-a"]
+    assert calls == [["tests-c", "tests-b", "tests-a"]]
+    assert sorted(ScheduledJob.objects.values_list("name", flat=True)) == [
+        "tests-later",
+        "tests-z",
+    ]
+
+
+def test_a_failing_batch_runs_its_jobs_one_by_one_so_one_bad_job_holds_back_no_other(
+    inline_runtime: InlineRuntime, register_job_handler: Callable[..., None]
+) -> None:
+    batch_calls: list[int] = []
+
+    def one(name: str, data: dict[str, Any]) -> None:
+        jobs.schedule(name=f"tests-effect-of-{name}", due_at=timezone.now() + timedelta(days=1))
+        if data.get("bad"):
+            raise RuntimeError("poison")
+
+    def many(due: Sequence[DueJob]) -> None:
+        batch_calls.append(len(due))
+        for job in due:
+            one(job.name, job.data)
+
+    register_job_handler("tests-", one, many)
+    now = timezone.now()
+    with transaction.atomic():
+        jobs.schedule(name="tests-good", due_at=now - timedelta(seconds=2))
+        jobs.schedule(name="tests-bad", due_at=now - timedelta(seconds=1), data={"bad": True})
+        jobs.schedule(name="tests-fine", due_at=now)
+
+    fired = run_due_jobs(now=now, retry_delay=timedelta(minutes=5), limit=10)
+
+    assert fired == ["tests-good", "tests-bad", "tests-fine"]
+    # The batch's writes were rolled back; run alone, the good jobs did their work and the bad
+    # one is back in the table, five minutes later, for a retry.
+    assert batch_calls == [3]
+    remaining = dict(ScheduledJob.objects.values_list("name", "attempts"))
+    assert remaining == {
+        "tests-effect-of-tests-good": 0,
+        "tests-effect-of-tests-fine": 0,
+        "tests-bad": 1,
+    }
+    assert ScheduledJob.objects.get(name="tests-bad").due_at > now + timedelta(minutes=4)
 
 
 def test_a_job_without_a_handler_is_dropped(inline_runtime: InlineRuntime) -> None:
