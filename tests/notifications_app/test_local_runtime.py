@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connections
 from django.utils import timezone
@@ -58,3 +59,27 @@ def test_a_due_reminder_is_claimed_and_emailed_by_the_delivery_threads(
         ("email", "sent"),
         ("in_app", "sent"),
     ]
+
+
+def test_a_burst_due_in_the_same_second_is_delivered_once_each(
+    owner: User, smtp_server: SmtpServer, local_runtime: LocalRuntime
+) -> None:
+    fire_at = timezone.now() + timedelta(seconds=2)
+    tasks = [
+        task_with_reminders(
+            owner,
+            due_at=fire_at + timedelta(hours=1),
+            title=f"Burst {n}",
+            reminders=[{"at": fire_at, "channels": ["email", "in_app"]}],
+        )
+        for n in range(40)
+    ]
+    local_runtime.start()
+
+    wait_until(lambda: Reminder.objects.filter(status=ReminderStatus.SENT).count() == 40)
+
+    subjects = sorted(m["Subject"] for m in smtp_server.messages)
+    assert subjects == sorted(f"Reminder: {task.title}" for task in tasks)
+    assert Notification.objects.filter(status="sent").count() == 80
+    # Each sending thread keeps its session open: at most one session per thread.
+    assert smtp_server.inbox.sessions <= settings.NOTIFICATION_DELIVERY_THREADS
