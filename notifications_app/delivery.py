@@ -8,7 +8,9 @@ marked failed and published as `todo.notification.failed.v1` on `alerts` and `al
 (the operators' copy); a sent one as `todo.notification.sent.v1`.
 
 Deliveries go in batches: one query loads a batch's rows, each round's outcomes are written
-with one transaction, and a sending thread keeps its SMTP session open between messages.
+with one transaction, and a sending thread keeps its SMTP session open between messages. The
+rows are held under a lease (see `leases`) that each round renews first, so rows another
+sender took over are never sent twice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +60,14 @@ class Claimed:
     reminder_id: str | None
     claimed_at: datetime | None
     ids: list[int]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Pending notifications held under `token` (see `leases`), grouped by reminder."""
+
+    token: uuid.UUID
+    claims: list[Claimed]
 
 
 def notification_payload(notification: Notification) -> dict[str, Any]:
@@ -105,29 +116,28 @@ _send_pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def hand_over(claims: Sequence[Claimed]) -> None:
-    """Deliver `claims` (called after their claim commits).
+def hand_over(lease: Lease) -> None:
+    """Deliver what `lease` holds (called once the lease commits).
 
-    Under the local runtime the job timer must not wait on SMTP, so sending threads take the
-    claims in batches. Under Dapr each job call already has its own thread, and the inline
-    runtime of the tests delivers in the caller's thread so a test sees the result when
-    fire_due_jobs() returns.
+    Sending threads take it in batches, so neither the local runtime's job timer nor a Dapr
+    job call waits on SMTP and FCM; the inline runtime of the tests delivers in the caller's
+    thread so a test sees the result when fire_due_jobs() returns.
     """
     pool = _send_threads()
     if pool is None:
-        notifications_deliver(claims)
+        notifications_deliver(lease)
         return
-    for start in range(0, len(claims), SEND_BATCH):
-        batch = list(claims[start : start + SEND_BATCH])
+    for start in range(0, len(lease.claims), SEND_BATCH):
+        batch = Lease(lease.token, lease.claims[start : start + SEND_BATCH])
         try:
             pool.submit(_deliver_in_thread, batch)
-        except RuntimeError:  # the process is exiting: send them from this thread
-            notifications_deliver(batch)
+        except RuntimeError:  # the process is exiting: the lease lapses and its check job
+            return  # hands the rows to another sender
 
 
 def _send_threads() -> ThreadPoolExecutor | None:
     global _send_pool
-    if get_runtime().name != "local" or settings.NOTIFICATION_DELIVERY_THREADS == 0:
+    if get_runtime().name == "inline" or settings.NOTIFICATION_DELIVERY_THREADS == 0:
         return None
     with _pool_lock:
         if _send_pool is None:
@@ -137,14 +147,14 @@ def _send_threads() -> ThreadPoolExecutor | None:
         return _send_pool
 
 
-def _deliver_in_thread(claims: list[Claimed]) -> None:
+def _deliver_in_thread(lease: Lease) -> None:
     close_old_connections()
     try:
-        notifications_deliver(claims)
+        notifications_deliver(lease)
     except Exception:
         logger.exception(
-            "delivering reminders failed; their notifications stay pending",
-            extra={"reminders": [claim.reminder_id for claim in claims]},
+            "delivering reminders failed; their lease lapses and its check job retries them",
+            extra={"reminders": [claim.reminder_id for claim in lease.claims]},
         )
     finally:
         close_old_connections()
@@ -153,8 +163,8 @@ def _deliver_in_thread(claims: list[Claimed]) -> None:
 def stop_threads(*, drop_queued: bool = False) -> None:
     """End the sending threads once the deliveries in hand are done.
 
-    `drop_queued` also drops deliveries still queued: their notifications stay pending, for
-    `reschedule_reminder_jobs` to deliver later.
+    `drop_queued` also drops deliveries still queued: their notifications stay pending until
+    their lease lapses and its check job hands them to a sender again.
     """
     global _send_pool
     with _pool_lock:
@@ -166,26 +176,42 @@ def stop_threads(*, drop_queued: bool = False) -> None:
 # --- delivering ------------------------------------------------------------------------------
 
 
-def notifications_deliver(claims: Sequence[Claimed]) -> None:
-    """Deliver the claims' pending notifications, retrying failed channels, then settle them."""
-    ids = [pk for claim in claims for pk in claim.ids]
-    pending = list(
-        Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING)
-        .select_related("user")
-        .order_by("pk")
-    )
+def notifications_deliver(lease: Lease) -> None:
+    """Deliver the lease's pending notifications, retrying failed channels, then settle them.
+
+    Each round first renews the lease; rows another sender has taken over since (this one
+    stalled past its lease) are left to it.
+    """
+    ids = [pk for claim in lease.claims for pk in claim.ids]
+    ours = _renew(ids, lease.token)
+    pending = list(Notification.objects.filter(pk__in=ours).select_related("user").order_by("pk"))
     delays = list(settings.NOTIFICATION_RETRY_DELAYS)
     retry_round = 0
     while pending:
         final = retry_round >= len(delays)
         settled = [row for row in pending if _attempt(row, final=final)]
-        pending = [row for row in pending if row.status == NotificationStatus.PENDING]
-        _record(settled=settled, retrying=pending)
-        if not pending:
+        retrying = [row for row in pending if row.status == NotificationStatus.PENDING]
+        _record(settled=settled, retrying=retrying)
+        if not retrying:
             break
         time.sleep(delays[retry_round])
         retry_round += 1
-    _settle_reminders(claims)
+        ours = _renew([row.pk for row in retrying], lease.token)
+        pending = [row for row in retrying if row.pk in ours]
+    _settle_reminders(lease.claims)
+
+
+def _renew(ids: Sequence[int], token: uuid.UUID) -> set[int]:
+    """Extend the lease on the rows of `ids` still pending under `token`; returns their ids."""
+    held = Notification.objects.filter(pk__in=list(ids), status=NotificationStatus.PENDING)
+    held = held.filter(lease_token=token)
+    held.update(lease_until=timezone.now() + lease_duration())
+    # Renewed just now, so no other sender can take them between these two statements.
+    return set(held.values_list("pk", flat=True))
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
 
 
 def _send(row: Notification) -> None:
@@ -291,28 +317,3 @@ def _reminder_outcome(statuses: Sequence[str | None]) -> str | None:
     if failed:
         return ReminderStatus.FAILED
     return ReminderStatus.SKIPPED
-
-
-def notifications_redeliver(*, older_than_seconds: float = 600.0) -> int:
-    """Deliver notifications left pending by a process that stopped mid-delivery."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stuck = list(
-        Notification.objects.filter(status=NotificationStatus.PENDING, created_at__lt=cutoff)
-        .order_by("pk")
-        .values_list("pk", "reminder_id", "reminder__fired_at")
-    )
-    by_reminder: dict[Any, Claimed] = {}
-    for pk, reminder_id, fired_at in stuck:
-        claim = by_reminder.setdefault(
-            reminder_id,
-            Claimed(
-                reminder_id=str(reminder_id) if reminder_id else None,
-                claimed_at=fired_at,
-                ids=[],
-            ),
-        )
-        claim.ids.append(pk)
-    claims = list(by_reminder.values())
-    for start in range(0, len(claims), SEND_BATCH):
-        notifications_deliver(claims[start : start + SEND_BATCH])
-    return len(stuck)

@@ -10,8 +10,8 @@ job's own transaction, so the job's removal and the claim commit together:
 - a completed task's reminder is `skipped`;
 - otherwise one `Notification` per enabled channel is written with the fired event. In-app
   entries need nothing more and are delivered right here (the feed row and its sent event
-  commit with the claim); email and push are handed to `delivery` after commit, because they
-  wait on SMTP and FCM.
+  commit with the claim); email and push get a lease (see `leases`) and are handed to
+  `delivery` after commit, because they wait on SMTP and FCM.
 
 A task change consumed at the very moment its reminder fires waits for the claim's locks. In
 the rare crossing where each holds a row the other needs, PostgreSQL's deadlock detector ends
@@ -35,7 +35,8 @@ from django.utils.dateparse import parse_datetime
 from notifications_app import metrics
 from notifications_app.channels.email import email_configured
 from notifications_app.channels.in_app import in_app_body
-from notifications_app.delivery import Claimed, hand_over, outcome_events
+from notifications_app.delivery import Claimed, Lease, hand_over, outcome_events
+from notifications_app.leases import lease_new
 from notifications_app.models import (
     Channel,
     Notification,
@@ -92,16 +93,17 @@ def reminders_fire(jobs: Sequence[DueJob]) -> None:
     removal and the claim commit together.
     """
     with transaction.atomic():
-        claims = reminders_claim(jobs)
-        if claims:
-            transaction.on_commit(lambda: hand_over(claims), robust=True)
+        lease = reminders_claim(jobs)
+        if lease is not None:
+            transaction.on_commit(lambda: hand_over(lease), robust=True)
 
 
-def reminders_claim(jobs: Sequence[DueJob]) -> list[Claimed]:
+def reminders_claim(jobs: Sequence[DueJob]) -> Lease | None:
     """Claim the jobs' reminders and write their notifications and events.
 
-    Runs in the caller's transaction. Returns the claims that still have email or push to
-    send; in-app-only reminders, skipped ones and ignored jobs need nothing further.
+    Runs in the caller's transaction. Returns the email and push still to send, under a lease
+    (see `leases`); None when in-app-only reminders, skipped ones and ignored jobs leave
+    nothing to send.
     """
     now = timezone.now()
     expected: dict[str, datetime | None] = {}
@@ -124,7 +126,7 @@ def reminders_claim(jobs: Sequence[DueJob]) -> list[Claimed]:
         metrics.REMINDERS_FIRED.labels("ignored").inc(ignored)
         logger.info("reminder jobs ignored: already fired, moved or gone", extra={"jobs": ignored})
     if not reminders:
-        return []
+        return None
     Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(fired_at=now, updated_at=now)
     for reminder in reminders:
         reminder.fired_at = now
@@ -135,7 +137,12 @@ def reminders_claim(jobs: Sequence[DueJob]) -> list[Claimed]:
     _set_status(done, ReminderStatus.SKIPPED, now=now)
     metrics.REMINDERS_FIRED.labels("skipped").inc(len(done))
     firing = [r for r in reminders if r.task.status != Status.COMPLETED]
-    rows = Notification.objects.bulk_create(_notifications(firing, now=now))
+    unsaved = _notifications(firing, now=now)
+    external = [row for row in unsaved if row.channel != Channel.IN_APP]
+    token, until = lease_new(now=now) if external else (None, None)
+    for row in external:
+        row.lease_token, row.lease_until = token, until
+    rows = Notification.objects.bulk_create(unsaved)
     by_reminder: dict[Any, list[Notification]] = {r.pk: [] for r in firing}
     for row in rows:
         by_reminder[row.reminder_id].append(row)
@@ -170,7 +177,7 @@ def reminders_claim(jobs: Sequence[DueJob]) -> list[Claimed]:
         + outcome_events(in_app)
     )
     metrics.REMINDERS_FIRED.labels("fired").inc(len(firing))
-    return [
+    claims = [
         Claimed(
             reminder_id=str(reminder.pk),
             claimed_at=now,
@@ -179,6 +186,7 @@ def reminders_claim(jobs: Sequence[DueJob]) -> list[Claimed]:
         for reminder in firing
         if reminder.pk not in settled
     ]
+    return Lease(token=token, claims=claims) if token is not None else None
 
 
 def _notifications(reminders: Sequence[Reminder], *, now: datetime) -> list[Notification]:

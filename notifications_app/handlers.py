@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from notifications_app.firing import reminders_fire
+from notifications_app.leases import CHECK_JOB_PREFIX, lease_check
 from notifications_app.scheduling import reminders_cancel, reminders_schedule
 from webapp.events import topics
-from webapp.events.registry import DueJob, Envelope, job_batch_handler, subscriber
+from webapp.events.registry import DueJob, Envelope, job_batch_handler, job_handler, subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +59,11 @@ def on_task_modification(envelope: Envelope) -> None:
 @job_batch_handler(prefix="reminder-", app_id=APP_ID)
 def on_reminder_jobs(due: Sequence[DueJob]) -> None:
     reminders_fire(due)
+
+
+@job_handler(prefix=CHECK_JOB_PREFIX, app_id=APP_ID)
+def on_lease_check(job_name: str, data: dict[str, Any]) -> None:
+    """Deliveries whose sender stopped before finishing go to this process's senders."""
+    taken = lease_check(token=data.get("token") or job_name.removeprefix(CHECK_JOB_PREFIX))
+    if taken:
+        logger.warning("took over deliveries a stopped sender left pending", extra={"rows": taken})

@@ -109,6 +109,11 @@ class Notification(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Who is delivering a pending email or push, and until when. Whoever hands rows to sending
+    # threads takes a lease on them and schedules a check job for when it lapses; a sender
+    # that stopped (crash, restart) lets it lapse, and the check job hands the rows on.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -117,6 +122,11 @@ class Notification(models.Model):
             models.Index(
                 fields=["created_at"],
                 name="notification_pending_idx",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["lease_token"],
+                name="notification_lease_idx",
                 condition=models.Q(status="pending"),
             ),
         ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -85,3 +86,12 @@ def create_task(api: APIClient, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.content
     data: dict[str, Any] = response.json()
     return data
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """For tests with real threads: poll `condition` until it holds, failing after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)

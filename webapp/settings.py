@@ -218,8 +218,11 @@ except ValueError as exc:
     raise ImproperlyConfigured("NOTIFICATION_RETRY_DELAYS must be a comma list of seconds") from exc
 # A reminder whose fire time passed longer ago than this when it is scheduled is skipped.
 NOTIFICATION_LATE_GRACE_SECONDS = env_int("NOTIFICATION_LATE_GRACE_SECONDS", 60, minimum=0)
-# Threads that deliver fired reminders under the local runtime, so one slow SMTP server does
-# not hold up the job timer; 0 delivers in the thread that fired the job.
+# Threads that send fired reminders' email and push, so a slow or unreachable SMTP server never
+# holds up firing (the local timer, the worker's job calls); 0 sends in the firing thread.
 NOTIFICATION_DELIVERY_THREADS = env_int("NOTIFICATION_DELIVERY_THREADS", 4, minimum=0)
+# How long a sender holds pending deliveries before another may take them over; longer than
+# one round of a batch (25 sends, each at most SMTP_TIMEOUT_SECONDS per step).
+NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 600, minimum=30)
 
 LOGGING = logging_config(level=env_str("LOG_LEVEL", "INFO"), json=env_bool("LOG_JSON", not DEBUG))

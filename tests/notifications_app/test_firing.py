@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import time_machine
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from notifications_app.firing import reminders_claim
+from notifications_app.leases import CHECK_JOB_PREFIX
 from notifications_app.models import (
     Notification,
     NotificationSettings,
@@ -72,7 +74,12 @@ def test_one_firing_settles_a_mixed_batch_each_reminder_by_its_own_state(
         str(task.pk) for task in (emailed, feed_only, muted)
     )
     assert OutboxEvent.objects.filter(type="todo.notification.sent.v1").count() == 3
-    assert not ScheduledJob.objects.exists()
+    # What is left is the check of the email's lease, for when it would lapse.
+    email = Notification.objects.get(channel="email")
+    assert email.lease_until == DUE + timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    assert list(ScheduledJob.objects.values_list("name", flat=True)) == [
+        f"{CHECK_JOB_PREFIX}{email.lease_token}"
+    ]
 
 
 def test_a_job_from_an_older_fire_time_is_ignored_while_the_rest_of_its_batch_fires(
@@ -86,9 +93,10 @@ def test_a_job_from_an_older_fire_time_is_ignored_while_the_rest_of_its_batch_fi
     Reminder.objects.filter(task=moved).update(fire_at=DUE + timedelta(days=1))
 
     with time_machine.travel(DUE, tick=False), transaction.atomic():
-        claims = reminders_claim([DueJob(name, data) for name, data in stale.items()])
+        lease = reminders_claim([DueJob(name, data) for name, data in stale.items()])
 
-    [claim] = claims
+    assert lease is not None
+    [claim] = lease.claims
     assert claim.reminder_id == str(reminders_of(kept)[0].pk)
     assert reminders_of(moved)[0].fired_at is None
     assert reminders_of(kept)[0].fired_at == DUE
@@ -109,7 +117,9 @@ def test_claiming_fifty_reminders_takes_no_more_statements_than_claiming_five(
             transaction.atomic(),
             CaptureQueriesContext(connection) as queries,
         ):
-            assert len(reminders_claim(batch)) == len(batch)
+            lease = reminders_claim(batch)
+            assert lease is not None
+            assert len(lease.claims) == len(batch)
         counts.append(len(queries))
 
     assert counts[0] == counts[1]

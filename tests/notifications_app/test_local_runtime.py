@@ -6,8 +6,7 @@ Real threads make a short bounded wait unavoidable; it polls and gives up after 
 from __future__ import annotations
 
 import gc
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,17 +17,10 @@ from django.utils import timezone
 
 from notifications_app.delivery import stop_threads
 from notifications_app.models import Notification, Reminder, ReminderStatus
+from tests.conftest import wait_until
 from tests.notifications_app.conftest import SmtpServer, task_with_reminders
 from webapp.events.runtime import set_runtime
 from webapp.events.runtimes.local import LocalRuntime
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 @pytest.fixture

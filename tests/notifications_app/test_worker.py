@@ -3,6 +3,9 @@ task events in, ScheduleJob/DeleteJob out to the Scheduler, OnJobEvent fires a d
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -10,14 +13,17 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 
+from notifications_app.delivery import stop_threads
 from notifications_app.handlers import APP_ID
 from notifications_app.models import Notification, ReminderStatus
 from tasks_app.models import Task
 from tasks_app.services import task_complete, task_update
+from tests.conftest import wait_until
 from tests.fakes.dapr_sidecar import AppDriver, FakeDaprSidecar
-from tests.notifications_app.conftest import reminders_of, task_with_reminders
+from tests.notifications_app.conftest import SmtpServer, reminders_of, task_with_reminders
 from webapp.events.envelope import rfc3339
 from webapp.events.models import OutboxEvent
 from webapp.events.runtime import get_runtime, set_runtime
@@ -118,3 +124,47 @@ def test_the_command_serves_the_notifications_app_id(monkeypatch: pytest.MonkeyP
     call_command("run_notifications_worker", "--port", "50061", "--http-port", "9191")
 
     assert calls == [{"app_id": "notifications", "grpc_port": 50061, "http_port": 9191}]
+
+
+@pytest.fixture
+def sending_threads() -> Iterator[None]:
+    yield
+    stop_threads()
+    gc.collect()  # the ended threads' database connections close with them
+    connections.close_all()
+
+
+def test_a_job_call_returns_once_the_claim_commits_while_the_email_is_still_on_its_way(
+    worker: AppDriver,
+    dapr_sidecar: FakeDaprSidecar,
+    owner: User,
+    smtp_server: SmtpServer,
+    sending_threads: None,
+) -> None:
+    released = threading.Event()
+    accept = smtp_server.inbox.handle_DATA
+
+    async def held(server: Any, session: Any, envelope: Any) -> str:
+        # A slow mail server: it takes the message only once the test lets it.
+        await asyncio.get_running_loop().run_in_executor(None, released.wait, 30)
+        return await accept(server, session, envelope)
+
+    smtp_server.inbox.handle_DATA = held  # type: ignore[method-assign]
+    task = task_with_reminders(
+        owner,
+        due_at=timezone.now() + timedelta(seconds=30),
+        reminders=[{"before": timedelta(0), "channels": ["email"]}],
+    )
+    assert _deliver_latest(worker, task) == "success"
+    [job] = dapr_sidecar.scheduled
+
+    worker.fire_job(job.name, job.data)  # answered while the SMTP server still holds the email
+
+    email = Notification.objects.get(task=task)
+    assert email.status == "pending"
+    check = f"notification-check-{email.lease_token}"
+    assert check in {scheduled.name for scheduled in dapr_sidecar.scheduled}
+    released.set()
+    wait_until(lambda: Notification.objects.get(pk=email.pk).status == "sent")
+    assert len(smtp_server.messages) == 1
+    assert reminders_of(task)[0].status == ReminderStatus.SENT

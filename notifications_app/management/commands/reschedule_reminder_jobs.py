@@ -2,8 +2,9 @@
 
 For operators after restoring the Dapr Scheduler's state or switching runtimes: jobs are
 replaced by name, so running it twice schedules nothing twice. It also delivers notifications
-a stopped process left pending. Run it where the notifications worker's jobs live (under Dapr,
-with the `notifications` app-id's sidecar).
+a stopped process left pending whose lease lapsed (their check jobs normally do that, but those
+are lost with the scheduler's state too). Run it where the notifications worker's jobs live
+(under Dapr, with the `notifications` app-id's sidecar).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from notifications_app.delivery import notifications_redeliver
+from notifications_app.leases import notifications_redeliver
 from notifications_app.scheduling import reminder_jobs_reschedule_all
 
 

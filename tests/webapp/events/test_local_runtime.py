@@ -17,7 +17,7 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from tests.conftest import make_user
+from tests.conftest import make_user, wait_until
 from tests.webapp.events.conftest import Register, emit_test_event
 from webapp.events import jobs
 from webapp.events.guard import deliver_once
@@ -25,16 +25,6 @@ from webapp.events.models import DeadLetter, OutboxEvent, ProcessedEvent, Schedu
 from webapp.events.registry import Envelope, subscriptions_for
 from webapp.events.runtime import set_runtime
 from webapp.events.runtimes.local import LocalRuntime
-
-TIMEOUT = 5.0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def pending_count() -> int:
