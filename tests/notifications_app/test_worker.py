@@ -165,6 +165,7 @@ def test_a_job_call_returns_once_the_claim_commits_while_the_email_is_still_on_i
     check = f"notification-check-{email.lease_token}"
     assert check in {scheduled.name for scheduled in dapr_sidecar.scheduled}
     released.set()
-    wait_until(lambda: Notification.objects.get(pk=email.pk).status == "sent")
+    # The reminder settles last, once its notifications are recorded.
+    wait_until(lambda: reminders_of(task)[0].status == ReminderStatus.SENT)
+    assert Notification.objects.get(pk=email.pk).status == "sent"
     assert len(smtp_server.messages) == 1
-    assert reminders_of(task)[0].status == ReminderStatus.SENT

@@ -53,8 +53,12 @@ def deliver_to_subscribers(row: OutboxEvent, *, wait: Waiter | None = None) -> b
 
 
 def job_save(*, name: str, due_at: datetime, data: dict[str, Any]) -> None:
-    ScheduledJob.objects.update_or_create(
-        name=name, defaults={"due_at": due_at, "data": data, "attempts": 0}
+    """Create or replace the job `name` with one upsert (INSERT ... ON CONFLICT DO UPDATE)."""
+    ScheduledJob.objects.bulk_create(
+        [ScheduledJob(name=name, due_at=due_at, data=data, attempts=0)],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["due_at", "data", "attempts"],
     )
 
 
