@@ -43,9 +43,9 @@ from notifications_app.models import (
     NotificationSettings,
     NotificationStatus,
     Reminder,
-    ReminderJob,
     ReminderStatus,
 )
+from notifications_app.scheduling import reminder_jobs_done
 from notifications_app.selectors import notification_settings_by_user
 from tasks_app.models import Status, Task
 from webapp.events import topics
@@ -112,7 +112,7 @@ def reminders_claim(jobs: Sequence[DueJob]) -> Lease | None:
         fire_at = job.data.get("fire_at")
         expected[reminder_id] = parse_datetime(fire_at) if fire_at else None
     # The scheduler no longer holds these jobs, whatever becomes of their reminders.
-    ReminderJob.objects.filter(name__in=[job.name for job in jobs]).delete()
+    reminder_jobs_done(names=[job.name for job in jobs])
     candidates = (
         Reminder.objects.select_for_update(of=("self",))
         .select_related("task")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -125,9 +126,9 @@ def reminders_cancel(*, task_id: uuid.UUID | str) -> int:
     return len(known)
 
 
-def reminder_job_done(*, name: str) -> None:
-    """The job fired: the scheduler no longer holds it."""
-    ReminderJob.objects.filter(name=name).delete()
+def reminder_jobs_done(*, names: Iterable[str]) -> None:
+    """The jobs fired: the scheduler no longer holds them."""
+    ReminderJob.objects.filter(name__in=list(names)).delete()
 
 
 def reminder_jobs_reschedule_all(*, batch_size: int = 500) -> int:

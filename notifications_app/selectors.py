@@ -15,8 +15,7 @@ from tasks_app.models import Task
 
 def notification_settings_for(*, user_id: int) -> NotificationSettings:
     """The user's preferences; defaults (every channel on, UTC) until they save some."""
-    found = NotificationSettings.objects.filter(user_id=user_id).first()
-    return found if found is not None else NotificationSettings(user_id=user_id)
+    return notification_settings_by_user(user_ids=[user_id])[user_id]
 
 
 def notification_settings_by_user(*, user_ids: Iterable[int]) -> dict[int, NotificationSettings]:
