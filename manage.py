@@ -9,9 +9,12 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    from webapp.embedded_db import ensure_database_url
+    from webapp.embedded_db import ensure_database_url, var_dir
+    from webapp.server import SERVING_COMMANDS, prepare_metrics_directory
 
     ensure_database_url()
+    if sys.argv[1:2] and sys.argv[1] in SERVING_COMMANDS:
+        prepare_metrics_directory(var_dir())
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -9,12 +9,18 @@ embedded PostgreSQL in a temporary directory, migrates it and prints:
 - task-creation throughput with and without an outbox row in the same transaction, i.e. what
   emitting costs each write.
 
+- with `--rate R --seconds S`: commit-to-handler latency while a writer in another process
+  (as the web workers of `manage.py serve` are) commits R events a second, one transaction
+  each, for S seconds; the runtime hears of the commits through PostgreSQL notifications.
+
 Benchmark events go to a topic of their own so the apps' subscribers do not add their work.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import sys
 import tempfile
 import threading
@@ -28,6 +34,7 @@ from harness import percentile, setup_django
 
 BENCH_TOPIC = "bench-events"
 BENCH_TYPE = "bench.thing.happened.v1"
+PACED_WRITERS = 2
 
 
 def bench_delivery(*, writers: int, events: int) -> None:
@@ -104,6 +111,91 @@ def bench_delivery(*, writers: int, events: int) -> None:
     print(f"  delivered: {len(handled) / (finished - started):.0f} events/s end to end")
 
 
+def paced_writer(rate: float, seconds: float, users: list[int], out: str) -> None:
+    """Commit `rate` events a second for `seconds` (one per transaction), round-robin over
+    `users`; write {event id: commit time} to `out`. Runs in its own process."""
+    import django
+
+    django.setup()
+    from django.db import transaction
+
+    from webapp.events.outbox import emit
+
+    committed: dict[str, float] = {}
+    total = int(rate * seconds)
+    started = time.time()
+    for n in range(total):
+        delay = started + n / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        with transaction.atomic():
+            row = emit(
+                topic=BENCH_TOPIC,
+                type=BENCH_TYPE,
+                subject=f"things/{n}",
+                data={"n": n},
+                user_id=users[n % len(users)],
+            )
+        committed[str(row.event_id)] = time.time()
+    elapsed = time.time() - started
+    Path(out).write_text(json.dumps({"committed": committed, "elapsed": elapsed}))
+
+
+def bench_paced(*, rate: float, seconds: float, users: int, workdir: Path) -> None:
+    from django.contrib.auth.models import User
+
+    from webapp.events import registry
+    from webapp.events.runtime import get_runtime
+
+    handled: dict[str, float] = {}
+    lock = threading.Lock()
+
+    @registry.subscriber(
+        consumer="bench.paced", app_id="bench", topic=BENCH_TOPIC, types=[BENCH_TYPE]
+    )
+    def record(envelope: dict[str, Any]) -> None:
+        with lock:
+            handled[envelope["id"]] = time.time()
+
+    user_ids = [User.objects.create_user(f"bench-paced-{n}").pk for n in range(users)]
+    runtime = get_runtime()
+    runtime.start()
+    # Two writer processes, as `make run` has two web workers; each takes half the users.
+    outs = [workdir / f"paced-{n}.json" for n in range(PACED_WRITERS)]
+    context = multiprocessing.get_context("spawn")
+    writers = [
+        context.Process(
+            target=paced_writer,
+            args=(rate / PACED_WRITERS, seconds, user_ids[n::PACED_WRITERS], str(out)),
+        )
+        for n, out in enumerate(outs)
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    results = [json.loads(out.read_text()) for out in outs]
+    committed: dict[str, float] = {}
+    for result in results:
+        committed.update(result["committed"])
+    elapsed = max(result["elapsed"] for result in results)
+    deadline = time.monotonic() + 60
+    while len(handled) < len(committed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runtime.stop()
+    latencies_ms = [(handled[key] - at) * 1000 for key, at in committed.items() if key in handled]
+    print(
+        f"paced: {len(committed)} events over {elapsed:.1f} s "
+        f"({len(committed) / elapsed:.0f}/s, asked {rate:.0f}/s) from {PACED_WRITERS} other "
+        f"processes, {users} users"
+    )
+    print(
+        f"  commit-to-handler latency ms: p50 {percentile(latencies_ms, 50):.1f}  "
+        f"p95 {percentile(latencies_ms, 95):.1f}  p99 {percentile(latencies_ms, 99):.1f}  "
+        f"max {max(latencies_ms):.1f}; delivered {len(handled)} of {len(committed)}"
+    )
+
+
 def bench_writes(*, tasks: int) -> None:
     from django.contrib.auth.models import User
     from django.db import transaction
@@ -174,10 +266,14 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--events", type=int, default=250, help="events per writer")
     parser.add_argument("--tasks", type=int, default=1000, help="tasks per write mode")
+    parser.add_argument("--rate", type=float, default=1000, help="paced events per second")
+    parser.add_argument("--seconds", type=float, default=10, help="paced run length")
+    parser.add_argument("--users", type=int, default=50, help="paced writers' users")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="todo-bench-") as tmp:
         setup_django(Path(tmp), event_runtime="local")
         bench_delivery(writers=args.writers, events=args.events)
+        bench_paced(rate=args.rate, seconds=args.seconds, users=args.users, workdir=Path(tmp))
         bench_writes(tasks=args.tasks)
 
 

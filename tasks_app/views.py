@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -131,6 +131,7 @@ class TaskViewSet(viewsets.GenericViewSet[Task]):
         return Response(self._shown(services.task_reopen(task=self.get_object())))
 
     def _shown(self, task: Task) -> dict[str, Any]:
-        fresh = self.get_queryset().get(pk=task.pk)
-        data: dict[str, Any] = TaskSerializer(fresh).data
+        # The services hand back the task as written, so only its reminders need reading.
+        prefetch_related_objects([task], "reminders")
+        data: dict[str, Any] = TaskSerializer(task).data
         return data

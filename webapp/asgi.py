@@ -1,19 +1,31 @@
-"""ASGI entry point for uvicorn: Django with its static files, and the MCP tools at /mcp."""
+"""ASGI entry point of the web process: Django on a fixed thread pool, the MCP tools at /mcp.
+
+Django runs as a WSGI app inside a2wsgi's WSGIMiddleware: each request is handed once to one
+of WEB_THREADS long-lived threads and runs the whole synchronous middleware chain and view
+there. Django's own ASGI handler would instead start a thread per request and hop between the
+event loop and threads around every sync-only middleware; under load that hop dominated and
+left a connection behind per dead thread. The event loop keeps what is truly asynchronous:
+the MCP streamable-HTTP app, and lifespan.
+"""
 
 from __future__ import annotations
 
 import os
 
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.core.asgi import get_asgi_application
+# A web process serves many requests on a few threads: lend connections from a bounded pool
+# (DATABASE_POOL_MAX_SIZE) instead of keeping one per thread. Must be set before settings load.
+os.environ.setdefault("DATABASE_POOL", "true")
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+from a2wsgi import WSGIMiddleware
+from django.conf import settings
 
-from webapp.embedded_db import ensure_database_url
+from webapp.wsgi import application as wsgi_application
 
-ensure_database_url()
-
-django_application = ASGIStaticFilesHandler(get_asgi_application())
+django_application = WSGIMiddleware(
+    wsgi_application,  # type: ignore[arg-type]
+    workers=settings.WEB_THREADS,
+    send_queue_size=10,
+)
 
 # Imported once Django is set up: the tools use the ORM and the REST serializers.
 from chatbot_app.mcp_server import build_asgi_application  # noqa: E402
@@ -21,7 +33,7 @@ from webapp.events.runtime import get_runtime  # noqa: E402
 
 application = build_asgi_application(django_application)
 
-# The web process publishes its outbox rows itself (relay thread), whether it was started by
-# `manage.py serve` or by a plain `uvicorn webapp.asgi:application` in a container; start()
-# is idempotent, so serve's own call is harmless.
-get_runtime().start()
+# A web process publishes its own outbox rows (the relay thread) unless the process that
+# started it runs the event runtime itself, as `manage.py serve` does. start() is idempotent.
+if settings.WEB_START_EVENT_RUNTIME:
+    get_runtime().start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +12,7 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 
 REQUEST_ID_HEADER = "X-Request-ID"
+access_logger = logging.getLogger("webapp.access")
 
 
 def _drop_terminal_duplicates(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -62,16 +65,33 @@ def logging_config(*, level: str, json: bool) -> dict[str, Any]:
     }
 
 
-class RequestIdMiddleware:
-    """Binds a request id (the caller's X-Request-ID or a new one) to each log line."""
+class RequestLogMiddleware:
+    """One JSON line per request, and a request id (the caller's X-Request-ID or a new one)
+    bound to every line logged while it is handled and echoed in the response.
+
+    The server's own access log is off (see webapp/server.py): this line carries the same
+    facts plus the request id, the user and the time Django took.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        started = time.perf_counter()
+        request_id = (request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id[:64])
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id[:64]
+        response[REQUEST_ID_HEADER] = request_id
+        user = getattr(request, "user", None)
+        access_logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": getattr(user, "pk", None) if user is not None else None,
+            },
+        )
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -48,7 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "webapp.logging_setup.RequestIdMiddleware",
+    "webapp.logging_setup.RequestLogMiddleware",
+    "webapp.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,17 +80,46 @@ TEMPLATES = [
 ]
 
 
-def database_from_url(url: str) -> dict[str, object]:
+# --- Serving and the database ------------------------------------------------------------------
+# The web server (`manage.py web`, and `manage.py serve` for `make run`): uvicorn with
+# WEB_CONCURRENCY processes, each running Django as a WSGI app on a fixed pool of WEB_THREADS
+# threads (see webapp/asgi.py), so no request creates a thread or hops between sync and async.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
+# Whether a web process starts the event runtime (relay, and under `local` the subscribers and
+# timer). `manage.py serve` runs the runtime in its own process and turns this off for its web
+# workers, so events never take the request threads' CPU or connections.
+WEB_START_EVENT_RUNTIME = env_bool("WEB_START_EVENT_RUNTIME", True)
+# Web processes borrow connections from a psycopg pool (webapp/asgi.py turns it on); worker
+# processes keep one persistent connection per fixed thread instead.
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
+# The most connections one pooled process holds: a connection per request thread, plus one for
+# the relay thread that a web process may run.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", WEB_THREADS + 1, minimum=1)
+DATABASE_POOL_MIN_SIZE = min(
+    env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0), DATABASE_POOL_MAX_SIZE
+)
+# How long a request waits for a pooled connection before it is answered 503 with Retry-After.
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 5.0)
+# Shown in pg_stat_activity, so an operator can count each kind of process's connections.
+DATABASE_APPLICATION_NAME = env_str("DATABASE_APPLICATION_NAME", "todo")
+
+
+def database_from_url(url: str, *, pool: Mapping[str, object] | None = None) -> dict[str, object]:
+    """Django's DATABASES entry for `url`; with `pool`, connections come from a psycopg pool."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(
             f"DATABASE_URL must be a postgresql:// URL, got {parts.scheme!r}"
         )
-    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    host = query.pop("host", parts.hostname or "")
+    query: dict[str, object] = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    host = str(query.pop("host", parts.hostname or ""))
     password = unquote(parts.password or "") or get_secret(
         "DATABASE_PASSWORD", required=False, generate=False
     )
+    query.setdefault("application_name", DATABASE_APPLICATION_NAME)
+    if pool is not None:
+        query["pool"] = dict(pool)
     return {
         "ENGINE": "django_prometheus.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")),
@@ -96,7 +127,10 @@ def database_from_url(url: str) -> dict[str, object]:
         "PASSWORD": password or "",
         "HOST": host,
         "PORT": str(parts.port or ""),
-        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        # A pool hands connections back at the end of each request; Django refuses both at once.
+        "CONN_MAX_AGE": 0 if pool else env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        # With a pool: an empty query checks each connection as it is lent, so one a restarted
+        # database broke is replaced rather than failing a request.
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": query,
     }
@@ -108,7 +142,18 @@ if not _database_url:
         "DATABASE_URL is not set. Start through manage.py (which starts the embedded "
         "PostgreSQL) or point DATABASE_URL at a PostgreSQL server."
     )
-DATABASES = {"default": database_from_url(_database_url)}
+DATABASES = {
+    "default": database_from_url(
+        _database_url,
+        pool={
+            "min_size": DATABASE_POOL_MIN_SIZE,
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+        }
+        if DATABASE_POOL
+        else None,
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -64,14 +64,23 @@ def test_database_url_is_split_into_django_settings(monkeypatch: pytest.MonkeyPa
 
     assert db["NAME"] == "todo" and db["USER"] == "app" and db["PASSWORD"] == "s@cret"
     assert db["HOST"] == "db.internal" and db["PORT"] == "6543"
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {"sslmode": "require", "application_name": "todo"}
     assert db["CONN_MAX_AGE"] == 60
+
+
+def test_a_pooled_database_hands_connections_back_after_each_request() -> None:
+    pool = {"min_size": 1, "max_size": 5, "timeout": 5.0}
+
+    db = database_from_url("postgresql://app@db.internal/todo", pool=pool)
+
+    assert db["OPTIONS"] == {"application_name": "todo", "pool": pool}
+    assert db["CONN_MAX_AGE"] == 0 and db["CONN_HEALTH_CHECKS"] is True
 
 
 def test_database_url_accepts_a_socket_directory_as_host() -> None:
     db = database_from_url("postgresql://postgres@/todo?host=/run/postgresql")
 
-    assert db["HOST"] == "/run/postgresql" and db["OPTIONS"] == {}
+    assert db["HOST"] == "/run/postgresql" and db["OPTIONS"] == {"application_name": "todo"}
 
 
 def test_database_url_password_falls_back_to_the_secret_file(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from enum import Enum
 
@@ -49,6 +50,43 @@ def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
             return False
         subscription.handler(envelope)
     return True
+
+
+def deliver_together(subscription: Subscription, envelopes: list[Envelope]) -> bool:
+    """Run the handler for every envelope this consumer has not seen, all in one transaction.
+
+    One INSERT marks the whole batch, so a burst costs a few statements, not three per event.
+    Returns False (and has changed nothing) if any handler raised: the caller then delivers
+    the events one by one, so one bad event is retried and dead-lettered alone.
+    """
+    try:
+        with transaction.atomic():
+            fresh = _mark_processed_many(subscription.consumer, [e["id"] for e in envelopes])
+            for envelope in envelopes:
+                if envelope["id"] in fresh:
+                    subscription.handler(envelope)
+    except Exception as exc:
+        logger.warning(
+            "batch delivery failed; delivering one by one",
+            extra={"consumer": subscription.consumer, "size": len(envelopes), "error": repr(exc)},
+        )
+        return False
+    return True
+
+
+_MARK_MANY_SQL = (
+    f"INSERT INTO {ProcessedEvent._meta.db_table} (consumer, event_id, processed_at) "  # noqa: S608
+    "SELECT %s, event_id, %s FROM unnest(%s::uuid[]) AS event_id "
+    "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"
+)
+
+
+def _mark_processed_many(consumer: str, event_ids: list[str]) -> set[str]:
+    """Mark each event; the ids (as given) of those not marked before."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(_MARK_MANY_SQL, [consumer, timezone.now(), event_ids])
+        marked = {str(row[0]) for row in cursor.fetchall()}
+    return {event_id for event_id in event_ids if str(uuid.UUID(event_id)) in marked}
 
 
 def _mark_processed(consumer: str, event_id: str) -> bool:

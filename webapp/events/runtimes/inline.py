@@ -7,6 +7,7 @@ timer thread.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.events.guard import Outcome, Waiter, deliver_with_retries
+from webapp.events.guard import Outcome, Waiter, deliver_together, deliver_with_retries
 from webapp.events.models import OutboxEvent, ScheduledJob
-from webapp.events.registry import DueJob, JobHandler, JobRoute, job_route_for, subscriptions_for
+from webapp.events.registry import (
+    DueJob,
+    JobHandler,
+    JobRoute,
+    Subscription,
+    job_route_for,
+    subscriptions_for,
+)
 from webapp.events.relay import publish_pending
 from webapp.events.runtime import EventRuntime
 
@@ -28,6 +36,7 @@ JOB_BATCH = 200
 
 __all__ = [
     "InlineRuntime",
+    "deliver_rows",
     "deliver_to_subscribers",
     "deliver_with_retries",
     "job_cancel",
@@ -50,6 +59,39 @@ def deliver_to_subscribers(row: OutboxEvent, *, wait: Waiter | None = None) -> b
         if outcome is Outcome.INTERRUPTED:
             return False
     return True
+
+
+def deliver_rows(rows: Sequence[OutboxEvent], *, wait: Waiter) -> list[OutboxEvent]:
+    """Offer `rows` (in sequence order) to their subscribers; return those every one took.
+
+    Each subscriber gets its share of the batch in one transaction (`deliver_together`), in
+    sequence order, so it still sees each user's events in order. If that transaction fails,
+    the subscriber's events go one by one with the usual retries and dead letters. A stop in
+    the middle of retries leaves every row some subscriber has not taken out of the result:
+    it stays pending, and the guard makes the next delivery a no-op for those that had it.
+    """
+    shares: dict[str, tuple[Subscription, list[OutboxEvent]]] = {}
+    waiting = {row.sequence: 0 for row in rows}
+    for row in rows:
+        for subscription in subscriptions_for(row.envelope, row.topic):
+            shares.setdefault(subscription.consumer, (subscription, []))[1].append(row)
+            waiting[row.sequence] += 1
+    for subscription, share in shares.values():
+        envelopes = [row.envelope for row in share]
+        if len(share) > 1 and deliver_together(subscription, envelopes):
+            taken = share
+        else:
+            taken = []
+            for row in share:
+                outcome = deliver_with_retries(subscription, row.envelope, wait=wait)
+                if outcome is Outcome.INTERRUPTED:
+                    break
+                taken.append(row)
+        for row in taken:
+            waiting[row.sequence] -= 1
+        if len(taken) < len(share):
+            break
+    return [row for row in rows if waiting[row.sequence] == 0]
 
 
 def job_save(*, name: str, due_at: datetime, data: dict[str, Any]) -> None:

@@ -1,14 +1,16 @@
 """The local runtime of the embedded shape: in-process delivery on threads and a durable timer.
 
 Threads:
-- the relay reads committed pending outbox rows in sequence order (woken after each commit
-  that emitted, and by a safety tick for rows committed by other processes such as management
-  commands) and hands each row to the partition of its user, so one user's events are handled
-  in order;
+- the relay reads committed pending outbox rows in sequence order and hands each row to the
+  partition of its user, so one user's events are handled in order. It wakes after each commit
+  that emitted: in this process directly, in others (the web workers of `manage.py serve`,
+  management commands) through a PostgreSQL notification the listener thread hears, and on a
+  safety tick;
 - N partition workers run every subscriber through the consumer guard with retries, then mark
   the row published. A row stays pending until then, so a crash redelivers it at the next
   start and the guard turns the repeat into a no-op for consumers that already had it;
-- the timer sleeps until the earliest `ScheduledJob`, woken early when a sooner job commits,
+- the timer sleeps until the earliest `ScheduledJob`, woken early when a job commits (here or,
+  through the listener, in another process),
   then fires what is due in batches (one transaction per batch, see `run_due_jobs`), so a
   burst of jobs due in the same minute costs a few statements per batch, not per job.
 """
@@ -27,6 +29,7 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from webapp.events.models import OutboxEvent, ScheduledJob
+from webapp.events.notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listen
 from webapp.events.relay import (
     mark_failed,
     mark_published_many,
@@ -36,6 +39,7 @@ from webapp.events.relay import (
 from webapp.events.runtime import EventRuntime
 from webapp.events.runtimes.inline import (
     JOB_BATCH,
+    deliver_rows,
     deliver_to_subscribers,
     job_cancel,
     job_save,
@@ -88,6 +92,7 @@ class LocalRuntime(EventRuntime):
             self._threads = [
                 self._thread("event-relay", self._relay_loop),
                 self._thread("event-timer", self._timer_loop),
+                self._thread("event-listener", self._listen),
                 *(
                     self._thread(f"event-worker-{index}", self._worker_loop, self._queues[index])
                     for index in range(self._workers)
@@ -140,6 +145,13 @@ class LocalRuntime(EventRuntime):
                 connections.close_all()
 
         return threading.Thread(target=run, name=name, daemon=True)
+
+    def _listen(self) -> None:
+        # Commits of other processes (the web workers of `manage.py serve`, commands).
+        listen(
+            {OUTBOX_CHANNEL: self._relay_wake.set, JOBS_CHANNEL: self._timer_wake.set},
+            stopping=self._stopping,
+        )
 
     def _wait_between_attempts(self, seconds: float) -> bool:
         return not self._stopping.wait(seconds)
@@ -218,26 +230,21 @@ class LocalRuntime(EventRuntime):
     def _deliver_batch(self, rows: list[OutboxEvent]) -> None:
         delivered: list[OutboxEvent] = []
         try:
-            for row in rows:
-                if self._stopping.is_set():
-                    break
-                try:
-                    if deliver_to_subscribers(row, wait=self._wait_between_attempts):
-                        delivered.append(row)
-                except Exception as exc:
-                    # Not a handler failure (the guard handles those) but e.g. the database
-                    # going away: back off and let the relay hand the row over again.
-                    logger.exception("delivery failed", extra={"sequence": row.sequence})
-                    try:
-                        mark_failed(row, exc)
-                    except Exception:
-                        logger.exception("could not record the failure")
-        finally:
+            delivered = deliver_rows(rows, wait=self._wait_between_attempts)
+        except Exception as exc:
+            # Not a handler failure (the guard handles those) but e.g. the database going
+            # away: back off and let the relay hand the rows over again.
+            logger.exception("delivery failed", extra={"sequence": rows[0].sequence})
             try:
-                mark_published_many(delivered)
+                for row in rows:
+                    mark_failed(row, exc)
             except Exception:
-                # The rows stay pending and are delivered again; the guard makes that a no-op.
-                logger.exception("could not mark rows published")
+                logger.exception("could not record the failure")
+        try:
+            mark_published_many(delivered)
+        except Exception:
+            # The rows stay pending and are delivered again; the guard makes that a no-op.
+            logger.exception("could not mark rows published")
 
     # --- jobs --------------------------------------------------------------------------------
 

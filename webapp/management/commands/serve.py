@@ -1,7 +1,9 @@
-"""`manage.py serve`: the whole platform in one process (what `make run` starts).
+"""`manage.py serve`: the whole platform on one machine (what `make run` starts).
 
-Migrates, starts the local event runtime (relay, subscribers of both workers, job timer) and
-serves the ASGI app with uvicorn until Ctrl-C or SIGTERM.
+Migrates, runs the local event runtime (relay, subscribers of both workers, job timer) in this
+process, and serves the web app from WEB_CONCURRENCY worker processes until Ctrl-C or SIGTERM.
+The runtime has its own connections and threads here; the web workers only write to the
+outbox, and the relay hears of their commits through PostgreSQL notifications.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import signal
 from types import FrameType
 from typing import Any
 
-import uvicorn
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from webapp.events.runtime import get_runtime
+from webapp.server import run_web_server
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
@@ -31,24 +33,20 @@ class Command(BaseCommand):
         parser.add_argument("--no-migrate", action="store_true")
 
     def handle(self, *args: Any, host: str, port: int, no_migrate: bool, **options: Any) -> None:
-        if not no_migrate:
-            call_command("migrate", interactive=False, verbosity=1)
-        runtime = get_runtime()
-        runtime.start()
-        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
-        # handler it found. Left at the defaults, SIGTERM would kill the process on the spot,
-        # skipping runtime.stop() and the atexit hook that stops the embedded PostgreSQL.
+        # Until the web server takes over the signals: a stop during start-up must still run the
+        # atexit hook that stops the embedded PostgreSQL (the default SIGTERM would skip it).
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _exit_cleanly)
+        if not no_migrate:
+            call_command("migrate", interactive=False, verbosity=1)
+        # The web workers are spawned with this environment: they leave the runtime to us.
+        os.environ["WEB_START_EVENT_RUNTIME"] = "false"
+        runtime = get_runtime()
+        runtime.start()
         try:
-            # Lifespan on: it starts the MCP session manager behind /mcp (see webapp/asgi.py).
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    "webapp.asgi:application", host=host, port=port, lifespan="on", log_config=None
-                )
-            )
             self.stdout.write(f"Serving on http://{host}:{port} (Ctrl-C stops)")
-            server.run()
+            # Returns after SIGINT or SIGTERM, once the workers have finished their requests.
+            run_web_server(host=host, port=port)
         finally:
             runtime.stop()
             self.stdout.write("Stopped.")
