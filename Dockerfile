@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# One image for every process: the web app (uvicorn), both workers and the migration Job.
+# One image for every process: the web app (`manage.py web`), both workers and the migration Job.
 # The final stage has no compiler and no pip cache, runs as UID 10001 and needs only /tmp to be
 # writable, so pods can mount the root file system read-only.
 
@@ -58,4 +58,10 @@ EXPOSE 8000 50051 9090
 # worker's health port (9090) answers /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request as u\nfor p in (8000, 9090):\n    try:\n        u.urlopen(f'http://127.0.0.1:{p}/healthz', timeout=2)\n        sys.exit(0)\n    except OSError:\n        pass\nsys.exit(1)"]
-CMD ["uvicorn", "webapp.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]
+# The web server (webapp/server.py): a supervising process and WEB_CONCURRENCY uvicorn workers
+# (default 2), each running Django on WEB_THREADS threads (default 4) with a pool of at most
+# DATABASE_POOL_MAX_SIZE connections; it listens on HOST:PORT (default 0.0.0.0:8000) and
+# sends no Server header. As with `uvicorn --proxy-headers`, X-Forwarded-For/-Proto are
+# honoured only from the addresses in FORWARDED_ALLOW_IPS (default: loopback); set it to the
+# proxy's address, or "*" when only the proxy can reach the container.
+CMD ["python", "manage.py", "web"]

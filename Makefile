@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint typecheck pytest bench clean-db tools
+.PHONY: run test lint typecheck pytest bench bench-api clean-db tools
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
@@ -38,7 +38,13 @@ pytest: $(STAMP) tools
 test: lint typecheck pytest
 
 bench: $(STAMP)
+	scripts/fetch-autocannon.sh
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+# The HTTP load benchmark alone (autocannon from npm, pinned, under .tools/).
+bench-api: $(STAMP)
+	scripts/fetch-autocannon.sh
+	$(BIN)/python bench/api_load.py
 
 clean-db:
 	rm -rf var/pgdata

@@ -76,7 +76,7 @@ def create_series(*, count: int, users: int) -> None:
                 %s::timestamptz - interval '1 day', '{{}}', 'due', interval '0',
                 'active', %s, %s, now(), now()
             FROM generate_series(0, %s - 1) AS g JOIN owners ON owners.n = g %% %s
-            """,  # noqa: S608  # names from the models, values bound
+            """,  # names from the models, values bound
             [INSTANT, INSTANT, INSTANT, count, users],
         )
         cursor.execute(
@@ -85,7 +85,7 @@ def create_series(*, count: int, users: int) -> None:
             SELECT 'series-' || id, job_due_at,
                 jsonb_build_object('series', id::text, 'due_at', %s), 0, now()
             FROM {series_table}
-            """,  # noqa: S608
+            """,
             [INSTANT.isoformat()],
         )
     with connection.cursor() as cursor:

@@ -30,7 +30,7 @@ from chatbot_app.principal import CredentialRejected, current_principal
 from tasks_app import services
 from tasks_app.filters import TaskFilter
 from tasks_app.models import Task
-from tasks_app.selectors import task_get, task_queryset
+from tasks_app.selectors import task_get, task_queryset, with_reminders
 from tasks_app.serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
 from tasks_app.validation import normalize_tags
 from webapp.api.errors import as_drf_validation_error
@@ -138,7 +138,7 @@ def as_mcp_function(spec: ToolSpec) -> Callable[..., Any]:
 
 
 def task_data(task: Task) -> dict[str, Any]:
-    fresh = Task.objects.prefetch_related("reminders").get(pk=task.pk)
+    fresh = with_reminders(Task.objects.all()).get(pk=task.pk)
     data: dict[str, Any] = TaskSerializer(fresh).data
     return data
 
@@ -245,7 +245,7 @@ def list_tasks(
     for name, values in {"priority": priority, "tags": tags, "tags_all": tags_all}.items():
         if values:
             query.setlist(name, values)
-    task_filter = TaskFilter(query, queryset=task_queryset(user=user).prefetch_related("reminders"))
+    task_filter = TaskFilter(query, queryset=with_reminders(task_queryset(user=user)))
     if not task_filter.is_valid():
         raise ValidationError(task_filter.errors)
     rows, meta = page_of(task_filter.qs, page=page, page_size=page_size)

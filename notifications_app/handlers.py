@@ -12,6 +12,7 @@ from typing import Any
 from notifications_app.firing import reminders_fire
 from notifications_app.leases import CHECK_JOB_PREFIX, lease_check
 from notifications_app.scheduling import reminders_cancel, reminders_schedule
+from notifications_app.selectors import task_has_reminders
 from webapp.events import topics
 from webapp.events.registry import DueJob, Envelope, job_batch_handler, job_handler, subscriber
 
@@ -38,6 +39,10 @@ def _task_id(envelope: Envelope) -> str:
 )
 def on_task_operation(envelope: Envelope) -> None:
     task_id = _task_id(envelope)
+    if envelope["type"] == topics.TASK_CREATED and not task_has_reminders(task_id=task_id):
+        # Most tasks are created without reminders: nothing to schedule, and one small read
+        # instead of scheduling's three locking ones.
+        return
     if envelope["type"] in {topics.TASK_COMPLETED, topics.TASK_DELETED}:
         reminders_cancel(task_id=task_id)
     else:

@@ -27,6 +27,10 @@ def notification_settings_by_user(*, user_ids: Iterable[int]) -> dict[int, Notif
     }
 
 
+def task_has_reminders(*, task_id: uuid.UUID | str) -> bool:
+    return Reminder.objects.filter(task_id=task_id).exists()
+
+
 def reminder_list(*, task: Task) -> QuerySet[Reminder]:
     return Reminder.objects.filter(task=task).order_by("fire_at", "created_at", "id")
 

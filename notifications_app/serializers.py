@@ -16,7 +16,7 @@ from notifications_app.models import (
     Platform,
     Reminder,
 )
-from webapp.api.serializers import StrictSerializer
+from webapp.api.serializers import ReadModelSerializer, StrictSerializer
 
 
 def iso_duration(value: timedelta) -> str:
@@ -57,7 +57,7 @@ class ReminderInputSerializer(StrictSerializer):
         return attrs
 
 
-class ReminderSerializer(serializers.ModelSerializer[Reminder]):
+class ReminderSerializer(ReadModelSerializer[Reminder]):
     before = IsoDurationField(allow_null=True, read_only=True)
 
     class Meta:

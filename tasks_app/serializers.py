@@ -10,15 +10,15 @@ from notifications_app.serializers import ReminderInputSerializer, ReminderSeria
 from recurrence_app.serializers import RecurrenceInputSerializer, check_recurrence
 from tasks_app.models import Priority, Status, Task
 from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
-from webapp.api.serializers import NamedChoiceField, StrictSerializer
+from webapp.api.serializers import NamedChoiceField, ReadModelSerializer, StrictSerializer
 
 PRIORITY_NAMES = {member.label: member.value for member in Priority}
 READ_ONLY = ("id", "status", "completed_at", "series", "is_exception", "created_at", "updated_at")
 
 
-class TaskSerializer(serializers.ModelSerializer[Task]):
+class TaskSerializer(ReadModelSerializer[Task]):
     priority = NamedChoiceField(names=PRIORITY_NAMES)
-    reminders = ReminderSerializer(many=True, read_only=True)
+    reminders = ReminderSerializer(many=True, read_only=True, source="reminders_shown")
 
     class Meta:
         model = Task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from tasks_app import services
 from tasks_app.filters import TaskFilter
 from tasks_app.models import Task
-from tasks_app.selectors import task_get, task_queryset
+from tasks_app.selectors import reminders_load, task_get, task_queryset, with_reminders
 from tasks_app.serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
 from webapp.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webapp.api.serializers import ErrorSerializer
@@ -84,7 +84,7 @@ class TaskViewSet(viewsets.GenericViewSet[Task]):
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Task.objects.none()
-        return task_queryset(user=self.request.user).prefetch_related("reminders")  # type: ignore[arg-type]
+        return with_reminders(task_queryset(user=self.request.user))  # type: ignore[arg-type]
 
     def get_object(self) -> Task:
         return task_get(user=self.request.user, task_id=self.kwargs["pk"])  # type: ignore[arg-type]
@@ -105,6 +105,9 @@ class TaskViewSet(viewsets.GenericViewSet[Task]):
         serializer = TaskCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = services.task_create(owner=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        if not serializer.validated_data.get("reminders"):
+            # A task created without reminders has none: show it without reading them.
+            setattr(task, Task.REMINDERS_LOADED, [])
         return Response(self._shown(task), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -131,7 +134,8 @@ class TaskViewSet(viewsets.GenericViewSet[Task]):
         return Response(self._shown(services.task_reopen(task=self.get_object())))
 
     def _shown(self, task: Task) -> dict[str, Any]:
-        # The services hand back the task as written, so only its reminders need reading.
-        prefetch_related_objects([task], "reminders")
+        # The services hand back the task as written, so only its reminders need reading (not
+        # even those when the caller already knows them).
+        reminders_load([task])
         data: dict[str, Any] = TaskSerializer(task).data
         return data

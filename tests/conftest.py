@@ -12,6 +12,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts_app.authentication import recent_users
 from webapp.events.runtime import get_runtime, set_runtime
 from webapp.events.runtimes.inline import InlineRuntime
 
@@ -26,6 +27,7 @@ def _committed_db(transactional_db: None) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_state() -> Iterator[None]:
     cache.clear()  # throttling counters
+    recent_users.clear()  # users the JWT authentication read recently
     set_runtime(InlineRuntime())
     yield
     set_runtime(None)

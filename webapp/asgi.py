@@ -15,6 +15,8 @@ import os
 # A web process serves many requests on a few threads: lend connections from a bounded pool
 # (DATABASE_POOL_MAX_SIZE) instead of keeping one per thread. Must be set before settings load.
 os.environ.setdefault("DATABASE_POOL", "true")
+# So pg_stat_activity tells the web workers' connections from the others.
+os.environ.setdefault("DATABASE_APPLICATION_NAME", "todo-web")
 
 from a2wsgi import WSGIMiddleware
 from django.conf import settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -11,6 +12,10 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
+import uvicorn
+from django.core.management import get_commands, load_command_class
 
 from tests.deploy.conftest import ROOT
 
@@ -89,11 +94,24 @@ def test_final_stage_writes_only_under_tmp() -> None:
     assert env["PATH"].startswith("/opt/venv/bin:")
 
 
-def test_default_command_is_the_web_process() -> None:
-    (cmd,) = parse()[-1].all("CMD")
+def test_default_command_is_the_web_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`manage.py web` with its defaults: all interfaces, port 8000 (which EXPOSE and the
+    HEALTHCHECK name), proxy headers honoured only from FORWARDED_ALLOW_IPS."""
+    runtime = parse()[-1]
+    (cmd,) = runtime.all("CMD")
     command = json.loads(cmd)
-    assert command[:2] == ["uvicorn", "webapp.asgi:application"]
-    assert command[command.index("--port") + 1] == "8000"
+    assert command == ["python", "manage.py", "web"]
+    assert "web" in get_commands()
+    for name in ("HOST", "PORT"):
+        assert name not in runtime.env(), f"{name} in the image would override the default"
+        monkeypatch.delenv(name, raising=False)
+    parser = load_command_class(get_commands()["web"], "web").create_parser("manage.py", "web")
+    options = parser.parse_args([])
+    assert (options.host, options.port) == ("0.0.0.0", 8000)  # noqa: S104
+    assert "8000" in runtime.all("EXPOSE")[0].split()
+    # What `uvicorn --proxy-headers` asked for is uvicorn's default (webapp/server.py leaves it),
+    # trusting the addresses in FORWARDED_ALLOW_IPS.
+    assert inspect.signature(uvicorn.Config).parameters["proxy_headers"].default is True
 
 
 def test_healthcheck_is_valid_python_probing_web_and_worker_ports() -> None:

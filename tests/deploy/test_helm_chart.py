@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
+from django.urls import Resolver404, resolve
 
 from tests.deploy.conftest import CHART, VARIANTS, Rendering, helm_args, render, run, tool
+from webapp.events import registry
+from webapp.events.worker import WORKER_THREADS
 
 KUBERNETES_VERSION = "1.33.0"
 # Custom resources the chart renders whose schemas kubernetes-validate does not ship; their
@@ -22,6 +27,13 @@ NOT_SECRETS = {"DAPR_SECRET_STORE"}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108
 
 variants = pytest.mark.parametrize("variant", sorted(VARIANTS))
+# The web process's server settings in every values file (values.yaml web.server).
+WEB_SERVER_ENV = {
+    "WEB_CONCURRENCY": "1",
+    "WEB_THREADS": "4",
+    "DATABASE_POOL_MAX_SIZE": "5",
+    "DATABASE_POOL_TIMEOUT": "5",
+}
 
 
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +51,67 @@ def dapr_app_id(workload: dict[str, Any]) -> str | None:
     if annotations.get("dapr.io/enabled") != "true":
         return None
     return str(annotations["dapr.io/app-id"])
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def chart_values(variant: str) -> dict[str, Any]:
+    """values.yaml with the variant's values files merged over it, as Helm merges them."""
+
+    def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+        for key, value in override.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    for name in VARIANTS[variant][0]:
+        merge(values, yaml.safe_load((CHART / name).read_text()))
+    return values
+
+
+def millicores(quantity: str | float) -> int:
+    text = str(quantity)
+    return int(text[:-1]) if text.endswith("m") else round(float(text) * 1000)
+
+
+def peak_pods(rendering: Rendering, deployment: dict[str, Any]) -> int:
+    """The most pods a Deployment runs: its HPA's maxReplicas (or its replicas) plus the extra
+    pods of a rolling update at that size (a percentage maxSurge rounds up)."""
+    name = deployment["metadata"]["name"]
+    hpas = [
+        h
+        for h in rendering.of_kind("HorizontalPodAutoscaler")
+        if h["spec"]["scaleTargetRef"]["name"] == name
+    ]
+    replicas = hpas[0]["spec"]["maxReplicas"] if hpas else deployment["spec"]["replicas"]
+    surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    if isinstance(surge, str) and surge.endswith("%"):
+        return int(replicas + math.ceil(replicas * int(surge[:-1]) / 100))
+    return int(replicas + surge)
+
+
+def connections_at_full_scale(rendering: Rendering, values: dict[str, Any]) -> dict[str, int]:
+    """The most connections each Deployment's pods can hold, from the rendered objects and the
+    code: web processes x their pool plus the sidecar's state store pool; a worker process one
+    per fixed thread (app-callback threads, the relay, one readiness probe, delivery threads)."""
+    held: dict[str, int] = {}
+    for deployment in rendering.of_kind("Deployment"):
+        env = env_of(containers(deployment)[0])
+        app_id = dapr_app_id(deployment)
+        if app_id == "webapp":
+            pooled = int(env["WEB_CONCURRENCY"] or 0) * int(env["DATABASE_POOL_MAX_SIZE"] or 0)
+            per_pod = pooled + values["dapr"]["stateStoreMaxConnections"]
+        else:
+            per_pod = WORKER_THREADS + 1 + 1
+            if app_id == "notifications":
+                per_pod += int(env["NOTIFICATION_DELIVERY_THREADS"] or 0)
+        held[str(app_id)] = peak_pods(rendering, deployment) * per_pod
+    return held
 
 
 @variants
@@ -120,7 +193,7 @@ def test_processes_run_the_contracted_commands(
 ) -> None:
     rendering = renderings[variant]
     web = rendering.named("Deployment", "todo-web")["spec"]["template"]["spec"]["containers"][0]
-    assert web["command"][:2] == ["uvicorn", "webapp.asgi:application"]
+    assert web["command"][:3] == ["python", "manage.py", "web"]
     assert web["command"][web["command"].index("--port") + 1] == "8000"
     for app_id in WORKER_APP_IDS:
         worker = rendering.named("Deployment", f"todo-{app_id}")
@@ -130,6 +203,110 @@ def test_processes_run_the_contracted_commands(
         assert command[command.index("--http-port") + 1] == "9090"
     job = rendering.named("Job", "todo-migrate")["spec"]["template"]["spec"]["containers"][0]
     assert job["command"] == ["python", "manage.py", "migrate", "--noinput"]
+
+
+@variants
+def test_web_serves_with_manage_py_web_and_its_process_model(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    web = containers(renderings[variant].named("Deployment", "todo-web"))[0]
+    listen = ["--host", "0.0.0.0", "--port", "8000"]  # noqa: S104 - the pod's own interfaces
+    assert web["command"] == ["python", "manage.py", "web", *listen]
+    env = env_of(web)
+    assert {name: env.get(name) for name in WEB_SERVER_ENV} == WEB_SERVER_ENV
+    # A pooled connection per request thread plus one for the relay thread.
+    assert int(env["DATABASE_POOL_MAX_SIZE"] or 0) == int(env["WEB_THREADS"] or 0) + 1
+    # uvicorn trusts X-Forwarded-* from these addresses (it used to be --proxy-headers).
+    assert env["FORWARDED_ALLOW_IPS"] == "*"
+
+
+@variants
+def test_each_process_names_itself_to_postgresql(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    names = {
+        w["metadata"]["name"]: env_of(containers(w)[0])["DATABASE_APPLICATION_NAME"]
+        for w in renderings[variant].workloads()
+    }
+    assert names == {
+        "todo-web": "todo-web",
+        "todo-recurrence": "todo-recurrence",
+        "todo-notifications": "todo-notifications",
+        "todo-migrate": "todo-migrate",
+    }
+
+
+@variants
+def test_web_cpu_follows_the_process_count(renderings: dict[str, Rendering], variant: str) -> None:
+    """The container gets web.resourcesPerProcess once per process, so the HPA's utilisation
+    and the CPU limit mean the same at any concurrency."""
+    per_process = chart_values(variant)["web"]["resourcesPerProcess"]
+    one = containers(renderings[variant].named("Deployment", "todo-web"))[0]["resources"]
+    for kind in ("requests", "limits"):
+        assert millicores(one[kind]["cpu"]) == millicores(per_process[kind]["cpu"])
+    # A single GIL-bound process cannot use more than about one CPU.
+    assert millicores(one["limits"]["cpu"]) <= 1000
+    # Three times the pooled connections too: a server large enough for them.
+    typed = {"web.server.concurrency": "3", "database.maxConnections": "5000"}
+    three = containers(render(variant, typed).named("Deployment", "todo-web"))[0]
+    env = env_of(three)
+    assert env["WEB_CONCURRENCY"] == "3"
+    for kind in ("requests", "limits"):
+        assert millicores(three["resources"][kind]["cpu"]) == 3 * millicores(one[kind]["cpu"])
+        memory = int(three["resources"][kind]["memory"].removesuffix("Mi"))
+        assert memory == 3 * int(one[kind]["memory"].removesuffix("Mi"))
+
+
+@variants
+def test_connection_budget_holds_at_full_scale(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    values = chart_values(variant)
+    database = values["database"]
+    held = connections_at_full_scale(renderings[variant], values)
+    assert set(held) == {"webapp", "recurrence", "notifications"}
+    available = database["maxConnections"] - database["serverReservedConnections"]
+    assert sum(held.values()) + database["reserve"] <= available, held
+
+
+@pytest.mark.parametrize("variant", ["minikube", "aks"])
+def test_chart_refuses_a_server_too_small_for_the_budget(variant: str) -> None:
+    """The chart's check agrees with the count above to the connection: enough passes, one
+    fewer fails and says where the connections go."""
+    values = chart_values(variant)
+    database = values["database"]
+    needed = sum(connections_at_full_scale(render(variant), values).values()) + database["reserve"]
+    enough = needed + database["serverReservedConnections"]
+    render(variant, {"database.maxConnections": str(enough)})
+    with pytest.raises(pytest.fail.Exception) as refused:
+        render(variant, {"database.maxConnections": str(enough - 1)})
+    message = str(refused.value)
+    assert "database connection budget exceeded" in message
+    assert f"can hold {needed} PostgreSQL connections" in message
+    assert f"server lets it open {needed - 1}" in message
+    for part in ("web", "recurrence", "notifications", "reserve", "database.maxConnections"):
+        assert part in message
+
+
+def test_web_pods_consume_no_events(renderings: dict[str, Rendering]) -> None:
+    """The web app-id (`webapp`) only publishes. daprd asks an HTTP app for its subscriptions at
+    GET /dapr/subscribe: the web app has no such route (404, so none), no subscriber or job
+    handler is registered under `webapp`, and the chart declares no Subscription resource."""
+    assert registry.subscriptions(app_id="webapp") == []
+    assert registry.job_routes(app_id="webapp") == []
+    with pytest.raises(Resolver404):
+        resolve("/dapr/subscribe")
+    for app_id in ("recurrence", "notifications"):
+        assert registry.subscriptions(app_id=app_id), f"{app_id} subscribes to nothing"
+    for variant in ("minikube", "aks"):
+        rendering = renderings[variant]
+        assert not rendering.of_kind("Subscription")
+        web = rendering.named("Deployment", "todo-web")
+        annotations = web["spec"]["template"]["metadata"]["annotations"]
+        assert (annotations["dapr.io/app-id"], annotations["dapr.io/app-protocol"]) == (
+            "webapp",
+            "http",
+        )
 
 
 @variants
@@ -387,6 +564,8 @@ def test_minikube_variant_lets_the_sidecar_read_only_the_app_secrets(
         # values.schema.json: a misspelt key or an unknown choice fails instead of being ignored
         ("web.autoscalling.enabled=false", "additional properties 'autoscalling' not allowed"),
         ("migrations.secretFiles.source=env", "secretFiles/source"),
+        ("database.maxConnections=100", "database connection budget exceeded"),
+        ("web.resourcesPerProcess.limits.memory=1G", "does not match pattern"),
     ],
 )
 def test_chart_refuses_unsafe_values(setting: str, message: str) -> None:

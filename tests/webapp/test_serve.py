@@ -23,6 +23,21 @@ def free_port() -> int:
     return port
 
 
+# What this test process's own settings put in its environment (importing webapp.asgi sets
+# the web workers' pool on): a server started from here must choose for itself.
+NOT_INHERITED = frozenset(
+    {"DATABASE_URL", "EVENT_RUNTIME", "DATABASE_POOL", "DATABASE_APPLICATION_NAME",
+     "PROMETHEUS_MULTIPROC_DIR"}
+)  # fmt: skip
+
+
+def serve_env(var_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment for a `manage.py serve` of its own on `port`, data under `var_dir`."""
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    env.update(VAR_DIR=str(var_dir), HOST="127.0.0.1", PORT=str(port), **extra)
+    return env
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -43,8 +58,7 @@ def test_serve_comes_up_ready_and_a_stop_signal_stops_it_and_postgres(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "EVENT_RUNTIME"}}
-    env.update(VAR_DIR=str(tmp_path / "var"), HOST="127.0.0.1", PORT=str(port))
+    env = serve_env(tmp_path / "var", port)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],
         cwd=ROOT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_database_url_is_split_into_django_settings(monkeypatch: pytest.MonkeyPa
     assert db["NAME"] == "todo" and db["USER"] == "app" and db["PASSWORD"] == "s@cret"
     assert db["HOST"] == "db.internal" and db["PORT"] == "6543"
     assert db["OPTIONS"] == {"sslmode": "require", "application_name": "todo"}
-    assert db["CONN_MAX_AGE"] == 60
+    assert db["CONN_MAX_AGE"] == 60 and db["CONN_HEALTH_CHECKS"] is False
 
 
 def test_a_pooled_database_hands_connections_back_after_each_request() -> None:
@@ -106,3 +107,17 @@ def test_api_settings_match_the_contract() -> None:
     assert settings.SIMPLE_JWT["BLACKLIST_AFTER_ROTATION"] is True
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0
     assert settings.USE_TZ is True and settings.TIME_ZONE == "UTC"
+
+
+def test_every_setting_read_from_the_environment_is_in_a_readme_table() -> None:
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "webapp" / "settings.py").read_text()
+    names = set(
+        re.findall(r'env_(?:str|bool|int|float|list|choice|path)\(\s*"([A-Z0-9_]+)"', source)
+    )
+    secrets = {f"{name}_FILE" for name in re.findall(r'get_secret\(\s*"([A-Z0-9_]+)"', source)}
+    rows = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("|")]
+
+    missing = sorted(name for name in names | secrets if not any(name in row for row in rows))
+
+    assert names and not missing, f"README tables lack: {missing}"

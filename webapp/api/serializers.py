@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+from django.db import models
 from rest_framework import serializers
+from rest_framework.fields import Field
+
+_MT = TypeVar("_MT", bound=models.Model)
 
 
 class StrictSerializer(serializers.Serializer[Any]):
@@ -58,3 +64,36 @@ class ErrorSerializer(serializers.Serializer[Any]):
     """Documents the `{detail}` body of 401, 403, 404 and 429 answers."""
 
     detail = serializers.CharField()
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """Renders an aware datetime as RFC 3339 in UTC ("...Z"), as DRF's field does here.
+
+    The same text at a fraction of the work: a page of 50 tasks renders 250 of them.
+    """
+
+    def to_representation(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class ReadModelSerializer(serializers.ModelSerializer[_MT]):
+    """A ModelSerializer for answers, built for lists of many objects.
+
+    DRF introspects the model (field classes, their arguments and validators) each time a
+    ModelSerializer is made: answering with one task spent a fifth of the request's CPU there.
+    That depends only on the class, so it is done once and each instance gets a copy, made
+    the way DRF copies declared fields.
+    """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UtcDateTimeField,
+    }
+
+    def get_fields(self) -> dict[str, Field[Any, Any, Any, Any]]:
+        owner = type(self)
+        cached: dict[str, Field[Any, Any, Any, Any]] | None = owner.__dict__.get("_fields_once")
+        if cached is None:
+            cached = super().get_fields()
+            owner._fields_once = cached  # type: ignore[attr-defined]
+        return copy.deepcopy(cached)

@@ -30,23 +30,16 @@ def _due_pending() -> QuerySet[OutboxEvent]:
     )
 
 
-def pending_sequences_after(sequence: int, *, limit: int) -> list[int]:
-    """Sequences of committed rows due for publishing after `sequence`, in order.
-
-    Only the numbers: a relay rescanning a backlog it already holds reads the small partial
-    index, not every envelope again.
-    """
-    return list(
-        _due_pending()
-        .filter(sequence__gt=sequence)
-        .order_by("sequence")
-        .values_list("sequence", flat=True)[:limit]
-    )
-
-
-def pending_rows(sequences: Iterable[int]) -> list[OutboxEvent]:
-    """The rows of `sequences` still due for publishing (one may have been published since)."""
-    return list(_due_pending().filter(sequence__in=list(sequences)).order_by("sequence"))
+def pending_rows_after(
+    sequence: int, *, excluding: Iterable[int] = (), limit: int
+) -> list[OutboxEvent]:
+    """Committed rows due for publishing after `sequence`, in order, but for `excluding`
+    (rows a relay has handed out and not yet seen published)."""
+    rows = _due_pending().filter(sequence__gt=sequence)
+    skipped = list(excluding)
+    if skipped:
+        rows = rows.exclude(sequence__in=skipped)
+    return list(rows.order_by("sequence")[:limit])
 
 
 def mark_published(row: OutboxEvent) -> None:

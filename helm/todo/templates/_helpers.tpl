@@ -65,6 +65,112 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not (has .Values.migrations.secretFiles.source (list "kubernetes" "csi")) -}}
 {{- fail "migrations.secretFiles.source must be kubernetes or csi" -}}
 {{- end -}}
+{{- $budget := include "todo.connectionBudget" . | fromYaml -}}
+{{- if gt (int $budget.total) (int $budget.available) -}}
+{{- $web := .Values.web.server -}}
+{{- fail (printf "database connection budget exceeded: at full scale the release can hold %d PostgreSQL connections (web %d pods x (%d processes x %d pooled + %d state store) = %d, recurrence %d pods x %d = %d, notifications %d pods x %d = %d, reserve %d) but the server lets it open %d (database.maxConnections %d - database.serverReservedConnections %d). Lower the maxReplicas, web.server.concurrency or web.server.poolMaxSize, or raise database.maxConnections along with the server's max_connections." (int $budget.total) (int $budget.web.pods) (int $web.concurrency) (int $web.poolMaxSize) (int .Values.dapr.stateStoreMaxConnections) (int $budget.web.total) (int $budget.recurrence.pods) (int $budget.recurrence.perPod) (int $budget.recurrence.total) (int $budget.notifications.pods) (int $budget.notifications.perPod) (int $budget.notifications.total) (int $budget.reserve) (int $budget.available) (int .Values.database.maxConnections) (int .Values.database.serverReservedConnections)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Rolling-update surge of each Deployment kind; the Deployments and the connection budget read
+these, so the budget counts the extra pods of a rollout at full scale.
+*/}}
+{{- define "todo.webMaxSurge" -}}25%{{- end -}}
+{{- define "todo.workerMaxSurge" -}}1{{- end -}}
+
+{{/* The most pods a Deployment runs: (dict "replicas" n "autoscaling" {...} "maxSurge" "25%"|"1"). */}}
+{{- define "todo.peakPods" -}}
+{{- $replicas := int (ternary .autoscaling.maxReplicas .replicas .autoscaling.enabled) -}}
+{{- $surge := 0 -}}
+{{- if hasSuffix "%" .maxSurge -}}
+{{- $surge = int (ceil (divf (mul $replicas (int (trimSuffix "%" .maxSurge))) 100)) -}}
+{{- else -}}
+{{- $surge = int .maxSurge -}}
+{{- end -}}
+{{- add $replicas $surge -}}
+{{- end -}}
+
+{{/*
+Connections one worker process holds: no pool, one persistent connection per fixed thread.
+WORKER_THREADS (10) app-callback threads in webapp/events/worker.py, the outbox relay thread,
+one readiness probe at a time, and the notifications worker's delivery threads.
+(dict "root" $ "worker" "recurrence"|"notifications")
+*/}}
+{{- define "todo.workerConnections" -}}
+{{- $spec := index .root.Values.workers .worker -}}
+{{- add 10 1 1 (int (default 0 $spec.deliveryThreads)) -}}
+{{- end -}}
+
+{{/* The connection budget (values.yaml, database) as YAML: pods, per pod and total of each. */}}
+{{- define "todo.connectionBudget" -}}
+{{- $v := .Values -}}
+{{- $webPods := int (include "todo.peakPods" (dict "replicas" $v.web.replicas "autoscaling" $v.web.autoscaling "maxSurge" (include "todo.webMaxSurge" .))) -}}
+{{- $webPerPod := add (mul (int $v.web.server.concurrency) (int $v.web.server.poolMaxSize)) (int $v.dapr.stateStoreMaxConnections) -}}
+{{- $total := add (mul $webPods $webPerPod) (int $v.database.reserve) -}}
+web:
+  pods: {{ $webPods }}
+  perPod: {{ $webPerPod }}
+  total: {{ mul $webPods $webPerPod }}
+{{- range $worker := list "recurrence" "notifications" }}
+{{- $spec := index $v.workers $worker }}
+{{- $pods := int (include "todo.peakPods" (dict "replicas" $spec.replicas "autoscaling" $spec.autoscaling "maxSurge" (include "todo.workerMaxSurge" $))) }}
+{{- $perPod := int (include "todo.workerConnections" (dict "root" $ "worker" $worker)) }}
+{{- $total = add $total (mul $pods $perPod) }}
+{{ $worker }}:
+  pods: {{ $pods }}
+  perPod: {{ $perPod }}
+  total: {{ mul $pods $perPod }}
+{{- end }}
+reserve: {{ int $v.database.reserve }}
+total: {{ $total }}
+available: {{ sub (int $v.database.maxConnections) (int $v.database.serverReservedConnections) }}
+{{- end -}}
+
+{{/* DATABASE_APPLICATION_NAME, shown in pg_stat_activity: (dict "root" $ "component" "web"). */}}
+{{- define "todo.databaseApplicationName" -}}
+- name: DATABASE_APPLICATION_NAME
+  value: {{ printf "%s-%s" (include "todo.fullname" .root) .component | trunc 63 | quote }}
+{{- end -}}
+
+{{/* A CPU quantity ("250m", "1", 0.5) in millicores. */}}
+{{- define "todo.millicores" -}}
+{{- $quantity := toString . -}}
+{{- if hasSuffix "m" $quantity -}}
+{{- trimSuffix "m" $quantity | int -}}
+{{- else -}}
+{{- mulf (float64 $quantity) 1000 | int -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A memory quantity ("512Mi", "1Gi") in MiB. */}}
+{{- define "todo.mebibytes" -}}
+{{- $quantity := toString . -}}
+{{- if hasSuffix "Gi" $quantity -}}
+{{- mul (trimSuffix "Gi" $quantity | int) 1024 -}}
+{{- else -}}
+{{- trimSuffix "Mi" $quantity | int -}}
+{{- end -}}
+{{- end -}}
+
+{{/* One of requests/limits per process, times the processes: (dict "spec" {...} "processes" n). */}}
+{{- define "todo.scaledResources" -}}
+{{- $millicores := mul (int (include "todo.millicores" .spec.cpu)) .processes -}}
+{{- if eq (mod $millicores 1000) 0 }}
+cpu: {{ div $millicores 1000 | quote }}
+{{- else }}
+cpu: {{ printf "%dm" $millicores }}
+{{- end }}
+memory: {{ printf "%dMi" (mul (int (include "todo.mebibytes" .spec.memory)) .processes) }}
+{{- end -}}
+
+{{/* The web container's resources: web.resourcesPerProcess times web.server.concurrency. */}}
+{{- define "todo.webResources" -}}
+{{- $processes := int .Values.web.server.concurrency -}}
+requests:
+  {{- include "todo.scaledResources" (dict "spec" .Values.web.resourcesPerProcess.requests "processes" $processes) | trim | nindent 2 }}
+limits:
+  {{- include "todo.scaledResources" (dict "spec" .Values.web.resourcesPerProcess.limits "processes" $processes) | trim | nindent 2 }}
 {{- end -}}
 
 {{/* Dapr sidecar annotations: (dict "root" $ "appId" "webapp" "port" 8000 "protocol" "http"). */}}

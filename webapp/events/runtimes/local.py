@@ -4,13 +4,13 @@ Threads:
 - the relay reads committed pending outbox rows in sequence order and hands each row to the
   partition of its user, so one user's events are handled in order. It wakes after each commit
   that emitted: in this process directly, in others (the web workers of `manage.py serve`,
-  management commands) through a PostgreSQL notification the listener thread hears, and on a
+  management commands) through a datagram the wake-up thread receives (see wakeup.py), and on a
   safety tick;
 - N partition workers run every subscriber through the consumer guard with retries, then mark
   the row published. A row stays pending until then, so a crash redelivers it at the next
   start and the guard turns the repeat into a no-op for consumers that already had it;
 - the timer sleeps until the earliest `ScheduledJob`, woken early when a job commits (here or,
-  through the listener, in another process),
+  through a wake-up datagram, in another process),
   then fires what is due in batches (one transaction per batch, see `run_due_jobs`), so a
   burst of jobs due in the same minute costs a few statements per batch, not per job.
 """
@@ -29,12 +29,10 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from webapp.events.models import OutboxEvent, ScheduledJob
-from webapp.events.notify import JOBS_CHANNEL, OUTBOX_CHANNEL, listen
 from webapp.events.relay import (
     mark_failed,
     mark_published_many,
-    pending_rows,
-    pending_sequences_after,
+    pending_rows_after,
 )
 from webapp.events.runtime import EventRuntime
 from webapp.events.runtimes.inline import (
@@ -45,6 +43,7 @@ from webapp.events.runtimes.inline import (
     job_save,
     run_due_jobs,
 )
+from webapp.events.wakeup import JOBS, OUTBOX, receive_wakeups, send_wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class LocalRuntime(EventRuntime):
             self._threads = [
                 self._thread("event-relay", self._relay_loop),
                 self._thread("event-timer", self._timer_loop),
-                self._thread("event-listener", self._listen),
+                self._thread("event-wakeups", self._receive_wakeups),
                 *(
                     self._thread(f"event-worker-{index}", self._worker_loop, self._queues[index])
                     for index in range(self._workers)
@@ -146,11 +145,10 @@ class LocalRuntime(EventRuntime):
 
         return threading.Thread(target=run, name=name, daemon=True)
 
-    def _listen(self) -> None:
+    def _receive_wakeups(self) -> None:
         # Commits of other processes (the web workers of `manage.py serve`, commands).
-        listen(
-            {OUTBOX_CHANNEL: self._relay_wake.set, JOBS_CHANNEL: self._timer_wake.set},
-            stopping=self._stopping,
+        receive_wakeups(
+            {OUTBOX: self._relay_wake.set, JOBS: self._timer_wake.set}, stopping=self._stopping
         )
 
     def _wait_between_attempts(self, seconds: float) -> bool:
@@ -159,10 +157,12 @@ class LocalRuntime(EventRuntime):
     # --- events ------------------------------------------------------------------------------
 
     def outbox_committed(self) -> None:
-        # Before start() (a management command, say) the rows simply wait in the outbox for
-        # the process that runs the runtime.
+        # Not started here (a web worker of `manage.py serve`, a command): the rows wait in
+        # the outbox for the process that runs the runtime, which this wakes.
         if self._running:
             self._relay_wake.set()
+        else:
+            send_wakeup(OUTBOX)
 
     def publish(self, row: OutboxEvent) -> None:
         """Deliver one row to its subscribers in the calling thread."""
@@ -172,6 +172,10 @@ class LocalRuntime(EventRuntime):
     def _relay_loop(self) -> None:
         while not self._stopping.is_set():
             self._relay_wake.wait(self._relay_tick)
+            # Let the commits of the next few milliseconds join this pass: under load one pass
+            # (one query, one consumer transaction per partition) then carries several events
+            # instead of one each.
+            self._stopping.wait(settings.EVENT_RELAY_GATHER_SECONDS)
             # Cleared before reading, so a commit during the pass triggers another pass.
             self._relay_wake.clear()
             if self._stopping.is_set():
@@ -192,16 +196,17 @@ class LocalRuntime(EventRuntime):
         while not self._stopping.is_set():
             if len(self._in_flight) >= MAX_IN_FLIGHT:
                 return  # a worker wakes the relay as the backlog drains
-            sequences = pending_sequences_after(after, limit=RELAY_SCAN)
             with self._lock:
-                fresh = [sequence for sequence in sequences if sequence not in self._in_flight]
-            for row in pending_rows(fresh) if fresh else []:
+                in_flight = list(self._in_flight)
+            # One query a pass: the pending rows not already handed to a partition.
+            rows = pending_rows_after(after, excluding=in_flight, limit=RELAY_SCAN)
+            for row in rows:
                 with self._lock:
                     self._in_flight.add(row.sequence)
                 self._queues[self._partition_of(row)].put(row)
-            if len(sequences) < RELAY_SCAN:
+            if len(rows) < RELAY_SCAN:
                 return
-            after = sequences[-1]
+            after = rows[-1].sequence
 
     def _partition_of(self, row: OutboxEvent) -> int:
         return (row.user_id or 0) % self._workers
@@ -251,7 +256,13 @@ class LocalRuntime(EventRuntime):
     def schedule_job(self, *, name: str, due_at: datetime, data: dict[str, Any]) -> None:
         job_save(name=name, due_at=due_at, data=data)
         # The row is invisible to the timer until the caller's transaction commits.
-        transaction.on_commit(self._timer_wake.set)
+        transaction.on_commit(self._job_committed)
+
+    def _job_committed(self) -> None:
+        if self._running:
+            self._timer_wake.set()
+        else:
+            send_wakeup(JOBS)
 
     def cancel_job(self, *, name: str) -> None:
         job_cancel(name=name)
