@@ -76,3 +76,14 @@ def test_a_forged_forwarded_for_header_does_not_reset_the_auth_limit(anon: APICl
 def test_default_rates_come_from_settings() -> None:
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert rates == {"user": settings.API_THROTTLE_USER, "auth": settings.API_THROTTLE_AUTH}
+
+
+def test_a_limit_turned_off_counts_nothing(api: APIClient, owner: User) -> None:
+    from django.core.cache import cache
+
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "off", "auth": "off"}}
+    with override_settings(REST_FRAMEWORK=rest):
+        statuses = {api.get("/api/v1/tasks/").status_code for _ in range(5)}
+
+    assert statuses == {200}
+    assert cache.get(f"throttle_user_{owner.pk}") is None

@@ -72,3 +72,18 @@ def test_api_conforms_to_its_schema(case: Any, fuzzing_owner: str) -> None:
         # exists the field is left out so the rest of the body is still exercised.
         case.body.pop("recurrence", None)
     case.call_and_validate(headers={"Authorization": fuzzing_owner}, checks=CHECKS)
+
+
+def test_every_api_operation_documents_the_503_of_a_busy_database(anon: Any) -> None:
+    paths = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()[
+        "paths"
+    ]
+
+    operations = [
+        operation
+        for path, item in paths.items()
+        if path.startswith("/api/")
+        for method, operation in item.items()
+        if method in {"get", "post", "patch", "put", "delete"}
+    ]
+    assert operations and all("503" in operation["responses"] for operation in operations)

@@ -52,10 +52,12 @@ def _requires_auth(operation: dict[str, Any]) -> bool:
 def add_common_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
-    """Document 401 on authenticated operations, 429 on all of `/api/`, 400/404 on pages.
+    """Document 401 on authenticated operations, 429 and 503 on all of `/api/`, 400/404 on
+    pages.
 
     Every DRF view here is rate limited and every non-public one rejects a missing or expired
-    token; every paginated list rejects a bad page_size (400) and a page past the end (404).
+    token; any of them may find no database connection in time (503, webapp/middleware.py);
+    every paginated list rejects a bad page_size (400) and a page past the end (404).
     A client generated from the schema must expect all of them.
     """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
@@ -71,6 +73,9 @@ def add_common_responses(
             if _requires_auth(operation):
                 responses.setdefault("401", _error("missing, invalid or expired credentials"))
             responses.setdefault("429", _error("rate limited; retry after Retry-After seconds"))
+            responses.setdefault(
+                "503", _error("the database is busy or away; retry after Retry-After seconds")
+            )
             if _is_paginated(operation):
                 responses.setdefault("400", _validation_error("bad query parameters"))
                 responses.setdefault("404", _error("page past the end"))

@@ -12,6 +12,11 @@ if TYPE_CHECKING:  # rest_framework.views imports this module while it loads
     from rest_framework.views import APIView
 
 
+# A rate of "off" lifts a limit (load tests): no counter is kept at all. A huge rate instead
+# would keep a timestamp per request of the last period and copy them all on every request.
+OFF = "off"
+
+
 class _SettingsRate:
     """Reads the rate when a request comes in, not at import, so settings overrides apply."""
 
@@ -19,7 +24,7 @@ class _SettingsRate:
 
     def get_rate(self) -> str | None:
         rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-        return None if rate is None else str(rate)
+        return None if rate is None or str(rate).lower() == OFF else str(rate)
 
 
 class UserRateThrottle(_SettingsRate, throttling.UserRateThrottle):
