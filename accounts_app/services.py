@@ -8,14 +8,16 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from webapp.api.errors import Conflict
+
 
 @transaction.atomic
 def user_register(*, username: str, email: str, password: str) -> AbstractUser:
     User = get_user_model()
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": ["A user with that username already exists."]})
+        raise Conflict({"username": ["A user with that username already exists."]})
     if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": ["A user with that email already exists."]})
+        raise Conflict({"email": ["A user with that email already exists."]})
     candidate = User(username=username, email=email)
     try:
         validate_password(password, user=candidate)
@@ -28,5 +30,5 @@ def user_register(*, username: str, email: str, password: str) -> AbstractUser:
             )
     except IntegrityError as exc:
         # Two registrations of one name raced past the check above; the database decided.
-        raise ValidationError({"username": ["A user with that username already exists."]}) from exc
+        raise Conflict({"username": ["A user with that username already exists."]}) from exc
     return user

@@ -14,23 +14,44 @@ from webapp.api.serializers import StrictSerializer
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "enum": ["read", "read write"]},
-            {"type": "array", "items": {"type": "string", "enum": ["read", "write"]}},
+            {"type": "string", "enum": ["read", "write", "read write", "write read"]},
+            {
+                "type": "array",
+                "items": {"type": "string", "enum": ["read", "write"]},
+                "minItems": 1,
+                "maxItems": 2,
+                "uniqueItems": True,
+            },
         ]
     }
 )
 class ScopesField(serializers.Field):  # type: ignore[type-arg]
     """Accepts `"read"`, `"read write"` or `["read", "write"]`."""
 
-    default_error_messages = {"invalid": "Give 'read' or 'read write' (a string or a list)."}
+    default_error_messages = {
+        "invalid": "Give 'read', 'write' or 'read write', as text or as a list."
+    }
+
+    NAMES = frozenset({"read", "write"})
 
     def to_internal_value(self, data: Any) -> list[str]:
-        if isinstance(data, str):
-            return data.split()
-        if isinstance(data, list) and all(isinstance(item, str) for item in data):
-            return list(data)
-        self.fail("invalid")
-        raise AssertionError("fail() raises")  # for the type checker
+        # Exactly what the schema lists: one or both names, each once, as text or a list
+        # ("write" alone means both: writing implies reading).
+        names = data.split(" ") if isinstance(data, str) else data
+        if isinstance(names, list):
+            unknown = sorted({str(name) for name in names} - self.NAMES)
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown scope {', '.join(map(repr, unknown))}; use 'read' or 'read write'."
+                )
+        if (
+            not isinstance(names, list)
+            or not 1 <= len(names) <= 2
+            or not all(isinstance(name, str) and name in self.NAMES for name in names)
+            or len(set(names)) != len(names)
+        ):
+            self.fail("invalid")
+        return list(names)
 
     def to_representation(self, value: str) -> list[str]:
         return sorted(value.split())

@@ -30,7 +30,14 @@ class RegisterView(APIView):
     @extend_schema(
         tags=["auth"],
         request=RegisterSerializer,
-        responses={201: UserSerializer, 400: BAD_REQUEST, 429: THROTTLED},
+        responses={
+            201: UserSerializer,
+            400: BAD_REQUEST,
+            409: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="the username or email is taken (per field)"
+            ),
+            429: THROTTLED,
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from rest_framework import serializers
@@ -16,32 +15,24 @@ from notifications_app.models import (
     Platform,
     Reminder,
 )
-from webapp.api.serializers import ReadModelSerializer, StrictSerializer
+from notifications_app.services import MAX_BEFORE
+from webapp.api.serializers import (
+    IsoDurationField,
+    ReadModelSerializer,
+    StrictQuerySerializer,
+    StrictSerializer,
+    TimeZoneField,
+)
 
-
-def iso_duration(value: timedelta) -> str:
-    """The shortest ISO 8601 form ("PT1H", "P1DT30M", "PT0S"): what clients send us."""
-    seconds = int(value.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
-    text = f"P{days}D" if days else "P"
-    if clock:
-        text += f"T{clock}"
-    return "PT0S" if text == "P" else text
-
-
-class IsoDurationField(serializers.DurationField):
-    def to_representation(self, value: timedelta) -> str:
-        return iso_duration(value)
+REMINDER_MAX_DAYS = MAX_BEFORE.days
 
 
 class ReminderInputSerializer(StrictSerializer):
     read_only_names = ("id", "fire_at", "status")
+    exactly_one_of = ("before", "at")
 
-    before = serializers.DurationField(
-        required=False, help_text="ISO 8601 duration before the due time, PT0S to P365D"
+    before = IsoDurationField(
+        max_days=REMINDER_MAX_DAYS, required=False, help_text="how long before the due time"
     )
     at = serializers.DateTimeField(required=False, help_text="an absolute time in the future")
     channels = serializers.ListField(
@@ -58,7 +49,7 @@ class ReminderInputSerializer(StrictSerializer):
 
 
 class ReminderSerializer(ReadModelSerializer[Reminder]):
-    before = IsoDurationField(allow_null=True, read_only=True)
+    before = IsoDurationField(max_days=REMINDER_MAX_DAYS, allow_null=True, read_only=True)
 
     class Meta:
         model = Reminder
@@ -86,7 +77,7 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
         read_only_fields = fields
 
 
-class NotificationQuerySerializer(StrictSerializer):
+class NotificationQuerySerializer(StrictQuerySerializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     status = serializers.ChoiceField(choices=NotificationStatus.choices, required=False)
     page = serializers.IntegerField(min_value=1, required=False)
@@ -118,6 +109,4 @@ class NotificationSettingsUpdateSerializer(StrictSerializer):
     email = serializers.BooleanField(required=False)
     push = serializers.BooleanField(required=False)
     in_app = serializers.BooleanField(required=False)
-    timezone = serializers.CharField(
-        max_length=64, required=False, help_text="an IANA time zone such as Europe/Berlin"
-    )
+    timezone = TimeZoneField(required=False, help_text="an IANA time zone such as Europe/Berlin")

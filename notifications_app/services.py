@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -20,6 +19,7 @@ from django.utils import timezone
 from notifications_app.models import Channel, Device, NotificationSettings, Reminder
 from notifications_app.selectors import notification_settings_for
 from tasks_app.models import Task
+from webapp.timezones import known_time_zone
 
 MAX_REMINDERS_PER_TASK = 10
 MAX_BEFORE = timedelta(days=365)
@@ -66,8 +66,9 @@ def _key(spec: Mapping[str, Any], default_channels: Sequence[str], position: int
     unknown = sorted(set(channels) - set(Channel.values))
     if unknown:
         raise _reject(f"Reminder {position}: unknown channel {', '.join(map(repr, unknown))}.")
-    if requested is not None and not channels:
-        raise _reject(f"Reminder {position}: give at least one channel.")
+    # No "at least one channel" here: clients cannot send an empty list (the serializers
+    # refuse it), but a reminder made while every channel was off has none, and its spec
+    # must still describe it when another reminder of the task is added or removed.
     ordered = tuple(channel for channel in Channel.values if channel in channels)
     return (before, at, ordered)
 
@@ -141,10 +142,8 @@ def reminder_delete(*, reminder: Reminder) -> None:
 
 
 def _valid_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError({"timezone": [f"Unknown time zone {name!r}."]}) from exc
+    if known_time_zone(name) is None:
+        raise ValidationError({"timezone": [f"Unknown time zone {name!r}."]})
     return name
 
 

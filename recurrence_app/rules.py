@@ -18,9 +18,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
+
+from webapp.timezones import known_time_zone
 
 MAX_COUNT = 1000
 MAX_LEAD_TIME = timedelta(days=366)
@@ -60,10 +62,10 @@ class Rule:
 
 
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise RecurrenceError("timezone", f"Unknown time zone {name!r}.") from exc
+    found = known_time_zone(name)
+    if found is None:
+        raise RecurrenceError("timezone", f"Unknown time zone {name!r}.")
+    return found
 
 
 def parse_rule(text: str, *, tz: ZoneInfo) -> Rule:

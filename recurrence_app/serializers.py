@@ -9,28 +9,29 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from notifications_app.models import Channel
+from notifications_app.services import MAX_BEFORE
 from recurrence_app.models import Anchor, RecurringSeries
-from recurrence_app.rules import RecurrenceError, iso_duration
+from recurrence_app.rules import MAX_LEAD_TIME, RecurrenceError
 from recurrence_app.services import validate_recurrence
+from tasks_app.fields import TagField, TitleField
 from tasks_app.models import Priority
-from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
-from webapp.api.serializers import NamedChoiceField, StrictSerializer
+from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS
+from webapp.api.serializers import (
+    IsoDurationField,
+    NamedChoiceField,
+    StrictQuerySerializer,
+    StrictSerializer,
+    TimeZoneField,
+)
 
 PRIORITY_NAMES = {member.label: member.value for member in Priority}
 
 
-class IsoDurationField(serializers.DurationField):
-    """Reads ISO 8601 (`PT15M`) or `HH:MM:SS`; writes ISO 8601."""
-
-    def to_representation(self, value: timedelta) -> str:
-        return iso_duration(value)
-
-
 class RecurrenceInputSerializer(StrictSerializer):
     rule = serializers.CharField(max_length=500)
-    timezone = serializers.CharField(max_length=64, default="UTC")
+    timezone = TimeZoneField(default="UTC")
     anchor = serializers.ChoiceField(choices=Anchor.choices, default=Anchor.DUE)
-    lead_time = IsoDurationField(required=False)
+    lead_time = IsoDurationField(max_days=MAX_LEAD_TIME.days, required=False)
 
 
 def check_recurrence(recurrence: dict[str, Any], *, dtstart: datetime) -> None:
@@ -51,7 +52,7 @@ def check_recurrence(recurrence: dict[str, Any], *, dtstart: datetime) -> None:
 class ReminderTemplateSerializer(StrictSerializer):
     """A reminder every instance inherits: relative to its due time."""
 
-    before = IsoDurationField()
+    before = IsoDurationField(max_days=MAX_BEFORE.days)
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=False
     )
@@ -60,7 +61,7 @@ class ReminderTemplateSerializer(StrictSerializer):
 class SeriesSerializer(serializers.ModelSerializer[RecurringSeries]):
     priority = NamedChoiceField(names=PRIORITY_NAMES)
     reminders = serializers.JSONField(source="reminder_templates")
-    lead_time = IsoDurationField()
+    lead_time = IsoDurationField(max_days=MAX_LEAD_TIME.days, read_only=True)
     excluded = serializers.ListField(child=serializers.DateTimeField())
 
     class Meta:
@@ -97,22 +98,20 @@ class SeriesUpdateSerializer(StrictSerializer):
         "updated_at",
     )
 
-    title = serializers.CharField(max_length=TITLE_MAX, required=False)
+    title = TitleField(required=False)
     description = serializers.CharField(
         max_length=DESCRIPTION_MAX, allow_blank=True, required=False
     )
     priority = NamedChoiceField(names=PRIORITY_NAMES, required=False)
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=32), max_length=MAX_TAGS, required=False
-    )
+    tags = serializers.ListField(child=TagField(), max_length=MAX_TAGS, required=False)
     reminders = ReminderTemplateSerializer(many=True, required=False)
     rule = serializers.CharField(max_length=500, required=False)
-    timezone = serializers.CharField(max_length=64, required=False)
+    timezone = TimeZoneField(required=False)
     anchor = serializers.ChoiceField(choices=Anchor.choices, required=False)
-    lead_time = IsoDurationField(required=False)
+    lead_time = IsoDurationField(max_days=MAX_LEAD_TIME.days, required=False)
 
 
-class OccurrencesQuerySerializer(StrictSerializer):
+class OccurrencesQuerySerializer(StrictQuerySerializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
 
 

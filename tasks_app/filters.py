@@ -12,7 +12,13 @@ from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
 from tasks_app.models import Priority, Status, Task
-from tasks_app.selectors import DEFAULT_ORDERING, parse_ordering, task_order, task_search
+from tasks_app.selectors import (
+    DEFAULT_ORDERING,
+    parse_ordering,
+    split_comma_list,
+    task_order,
+    task_search,
+)
 from tasks_app.validation import normalize_tags
 
 BOOLEAN_CHOICES = (("true", "true"), ("false", "false"))
@@ -24,8 +30,11 @@ class CommaListField(forms.Field):
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value: Any) -> list[str]:
-        values = value if isinstance(value, list) else [value] if value else []
-        return [part.strip() for item in values for part in str(item).split(",") if part.strip()]
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        try:
+            return [part for item in values for part in split_comma_list(str(item))]
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def validate(self, value: Any) -> None:
         if self.required and not value:

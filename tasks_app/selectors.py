@@ -60,19 +60,29 @@ def task_search(queryset: QuerySet[Task], text: str) -> QuerySet[Task]:
     return queryset.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
 
 
+def split_comma_list(raw: str) -> list[str]:
+    """`"a, b"` -> `["a", "b"]`: items around commas, spaces trimmed; an empty item is an
+    error (the API schema's patterns say exactly this)."""
+    items = [part.strip(" ") for part in raw.split(",")]
+    if not all(items):
+        raise ValueError("Give a comma list without empty items.")
+    return items
+
+
 def parse_ordering(raw: str) -> list[str]:
-    """Split and check an `ordering` value; raise ValueError naming the bad key."""
-    keys = [part.strip() for part in raw.split(",") if part.strip()]
-    if not keys:
-        raise ValueError("Give at least one ordering key.")
+    """Split and check an `ordering` value; raise ValueError naming the bad key.
+
+    A key given again is ignored: the first mention decides its direction.
+    """
+    keys: list[str] = []
     seen: set[str] = set()
-    for key in keys:
+    for key in split_comma_list(raw):
         name = key.removeprefix("-")
         if name not in ORDERING_KEYS:
             raise ValueError(f"Unknown ordering key {name!r}; use {', '.join(ORDERING_KEYS)}.")
-        if name in seen:
-            raise ValueError(f"Ordering key {name!r} is given twice.")
-        seen.add(name)
+        if name not in seen:
+            seen.add(name)
+            keys.append(key)
     return keys
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from notifications_app.serializers import ReminderInputSerializer, ReminderSerializer
 from recurrence_app.serializers import RecurrenceInputSerializer, check_recurrence
+from tasks_app.fields import TagField, TitleField
 from tasks_app.models import Priority, Status, Task
-from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
+from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS
 from webapp.api.serializers import NamedChoiceField, ReadModelSerializer, StrictSerializer
 
 PRIORITY_NAMES = {member.label: member.value for member in Priority}
+
 READ_ONLY = ("id", "status", "completed_at", "series", "is_exception", "created_at", "updated_at")
 
 
@@ -44,18 +47,42 @@ class TaskSerializer(ReadModelSerializer[Task]):
 class TaskWriteSerializer(StrictSerializer):
     read_only_names: tuple[str, ...] = (*READ_ONLY, "occurrence")
 
-    title = serializers.CharField(max_length=TITLE_MAX)
+    title = TitleField()
     description = serializers.CharField(
         max_length=DESCRIPTION_MAX, allow_blank=True, required=False
     )
     priority = NamedChoiceField(names=PRIORITY_NAMES, required=False)
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=32), max_length=MAX_TAGS, required=False
-    )
+    tags = serializers.ListField(child=TagField(), max_length=MAX_TAGS, required=False)
     due_at = serializers.DateTimeField(allow_null=True, required=False)
     reminders = ReminderInputSerializer(many=True, required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A recurring task with a reminder",
+            request_only=True,
+            value={
+                "title": "Standup",
+                "priority": "high",
+                "tags": ["work"],
+                "due_at": "2031-01-06T09:00:00Z",
+                "recurrence": {
+                    "rule": "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+                    "timezone": "Europe/Berlin",
+                    "anchor": "due",
+                    "lead_time": "PT15M",
+                },
+                "reminders": [{"before": "PT10M"}],
+            },
+        ),
+        OpenApiExample(
+            "A one-off task",
+            request_only=True,
+            value={"title": "Pay rent", "tags": ["home"], "due_at": "2031-01-01T09:00:00Z"},
+        ),
+    ]
+)
 class TaskCreateSerializer(TaskWriteSerializer):
     recurrence = RecurrenceInputSerializer(required=False)
 
@@ -68,7 +95,7 @@ class TaskCreateSerializer(TaskWriteSerializer):
 
 
 class TaskUpdateSerializer(TaskWriteSerializer):
-    title = serializers.CharField(max_length=TITLE_MAX, required=False)
+    title = TitleField(required=False)
     read_only_names: tuple[str, ...] = (*TaskWriteSerializer.read_only_names, "recurrence")
 
 

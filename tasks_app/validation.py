@@ -9,7 +9,10 @@ from django.core.exceptions import ValidationError
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
-TAG_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
+# As sent: letters in either case (stored lower-case), digits, '_' and '-'; nothing stripped,
+# so the API schema can give the exact pattern.
+TAG_CHARACTERS = r"[A-Za-z0-9_-]{1,32}"
+TAG_PATTERN = re.compile(TAG_CHARACTERS)
 MAX_TAGS = 20
 
 
@@ -19,11 +22,11 @@ def normalize_tags(tags: Iterable[str]) -> list[str]:
     for raw in tags:
         if not isinstance(raw, str):
             raise ValidationError({"tags": ["Each tag must be a string."]})
-        tag = raw.strip().lower()
-        if not TAG_PATTERN.match(tag):
+        if not TAG_PATTERN.fullmatch(raw):
             raise ValidationError(
                 {"tags": [f"Invalid tag {raw!r}: use 1-32 characters of a-z, 0-9, '_' or '-'."]}
             )
+        tag = raw.lower()
         if tag not in result:
             result.append(tag)
     if len(result) > MAX_TAGS:
@@ -31,8 +34,16 @@ def normalize_tags(tags: Iterable[str]) -> list[str]:
     return result
 
 
+# White space as JavaScript's (and so JSON Schema's) `\s` knows it: a title is trimmed of
+# exactly what the schema's pattern (`\S`: something that is not space) lets around it.
+SPACE = (
+    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
 def clean_title(title: str) -> str:
-    cleaned = title.strip()
+    cleaned = title.strip(SPACE)
     if not cleaned:
         raise ValidationError({"title": ["This field may not be blank."]})
     if len(cleaned) > TITLE_MAX:

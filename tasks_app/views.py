@@ -21,28 +21,57 @@ from rest_framework.response import Response
 from tasks_app import services
 from tasks_app.filters import TaskFilter
 from tasks_app.models import Task
-from tasks_app.selectors import reminders_load, task_get, task_queryset, with_reminders
+from tasks_app.selectors import (
+    ORDERING_KEYS,
+    reminders_load,
+    task_get,
+    task_queryset,
+    with_reminders,
+)
 from tasks_app.serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
+from tasks_app.validation import TAG_CHARACTERS
 from webapp.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from webapp.api.serializers import ErrorSerializer
 
 PAGING_PARAMS = {"page", "page_size"}
 
+
+def _comma_list(item: str) -> dict[str, Any]:
+    """A query parameter taking `item`s separated by commas (spaces around them allowed)."""
+    return {"type": "string", "pattern": f"^ *{item} *(?:, *{item} *)*$"}
+
+
+def _repeated(item: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter that may be given several times (`?tags=a&tags=b,c`)."""
+    return {"type": "array", "items": item}
+
+
+PRIORITY_ITEM = "(?:low|medium|high|urgent)"
+ORDERING_ITEM = "-?(?:" + "|".join(ORDERING_KEYS) + ")"
+
 LIST_PARAMETERS = [
     OpenApiParameter("status", str, enum=["pending", "completed"]),
-    OpenApiParameter("priority", str, many=True, description="low, medium, high, urgent"),
-    OpenApiParameter("tags", str, many=True, description="any of these tags"),
-    OpenApiParameter("tags_all", str, many=True, description="all of these tags"),
+    OpenApiParameter(
+        "priority", _repeated(_comma_list(PRIORITY_ITEM)), description="low, medium, high, urgent"
+    ),
+    OpenApiParameter("tags", _repeated(_comma_list(TAG_CHARACTERS)), description="any of these"),
+    OpenApiParameter(
+        "tags_all", _repeated(_comma_list(TAG_CHARACTERS)), description="all of these tags"
+    ),
     OpenApiParameter("due_before", OpenApiTypes.DATETIME),
     OpenApiParameter("due_after", OpenApiTypes.DATETIME),
     OpenApiParameter("overdue", str, enum=["true", "false"]),
     OpenApiParameter("has_due", str, enum=["true", "false"]),
     OpenApiParameter("recurring", str, enum=["true", "false"]),
     OpenApiParameter("series", OpenApiTypes.UUID),
-    OpenApiParameter("search", str, description="web search syntax over title, description, tags"),
+    OpenApiParameter(
+        "search",
+        {"type": "string", "minLength": 1, "maxLength": 500},
+        description="web search syntax over title, description, tags",
+    ),
     OpenApiParameter(
         "ordering",
-        str,
+        {**_comma_list(ORDERING_ITEM), "maxLength": 200},
         description="comma list of priority, due_at, created_at, updated_at, title, rank; "
         "'-' for descending",
     ),
@@ -93,6 +122,12 @@ class TaskViewSet(viewsets.GenericViewSet[Task]):
         unknown = set(request.query_params) - set(TaskFilter.base_filters) - PAGING_PARAMS
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
+        # `?series=` is no filter to django-filter, but not a UUID to the schema: refuse it.
+        empty = sorted(
+            name for name, values in request.query_params.lists() if any(v == "" for v in values)
+        )
+        if empty:
+            raise ValidationError({name: ["This parameter may not be empty."] for name in empty})
         task_filter = TaskFilter(
             request.query_params, queryset=self.get_queryset(), request=request
         )

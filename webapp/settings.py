@@ -200,7 +200,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.PageNumberPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "webapp.api.schema.ContractAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["webapp.api.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "auth": API_THROTTLE_AUTH},
     "NUM_PROXIES": API_TRUSTED_PROXIES,

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webapp import health, metrics
+from webapp.api import fallback
 
 api_v1 = [
     path("", include("accounts_app.urls")),
@@ -24,3 +25,10 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
+
+# Django, not DRF, answers a path no route matches, a SuspiciousOperation (a body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE) and an uncaught exception; these keep `/api/` answers JSON.
+handler400 = fallback.bad_request
+handler403 = fallback.permission_denied
+handler404 = fallback.not_found
+handler500 = fallback.server_error

@@ -52,7 +52,7 @@ def test_register_rejects_a_taken_username_whatever_its_case(anon: APIClient) ->
 
     response = register(anon, username="Grace", email="other@example.com")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "already exists" in response.json()["username"][0]
     assert User.objects.count() == 1
 
@@ -62,7 +62,7 @@ def test_register_rejects_a_taken_email(anon: APIClient) -> None:
 
     response = register(anon, email="ADA@example.com")
 
-    assert response.status_code == 400 and response.json()["email"]
+    assert response.status_code == 409 and response.json()["email"]
 
 
 def test_register_rejects_weak_passwords_with_reasons(anon: APIClient) -> None:

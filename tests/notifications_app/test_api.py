@@ -100,14 +100,13 @@ def test_bad_reminders_are_400s_that_change_nothing(api: APIClient) -> None:
         ),
         "At most 10",
     )
-    _rejected(
-        api.post(
-            "/api/v1/tasks/",
-            {"title": "x", "due_at": _due(), "reminders": [{"before": "P400D"}]},
-            format="json",
-        ),
-        "between 0 and 365 days",
+    too_far = api.post(
+        "/api/v1/tasks/",
+        {"title": "x", "due_at": _due(), "reminders": [{"before": "P400D"}]},
+        format="json",
     )
+    assert too_far.status_code == 400
+    assert "from PT0S to P365D" in str(too_far.json()["reminders"])
     unknown_channel = [{"before": "PT5M", "channels": ["sms"]}]
     assert api.post(
         "/api/v1/tasks/",
@@ -231,3 +230,24 @@ def test_the_service_rejects_an_unknown_channel_too(owner: User) -> None:
         )
     assert caught.value.message_dict == {"reminders": ["Reminder 1: unknown channel 'pigeon'."]}
     assert not Task.objects.exists()
+
+
+def test_a_reminder_made_with_every_channel_off_does_not_block_later_edits(
+    api: APIClient,
+) -> None:
+    # Found by the contract test: the muted reminder's own spec (no channels) was refused, and
+    # once channels were back on, re-adding it made adding another reminder a 500.
+    settings_url = "/api/v1/me/notification-settings/"
+    off = {"email": False, "push": False, "in_app": False}
+    assert api.patch(settings_url, off, format="json").status_code == 200
+    task = create_task(api, title="Muted", due_at=_due())
+    muted = api.post(f"/api/v1/tasks/{task['id']}/reminders/", {"before": "PT1H"}, format="json")
+    assert muted.status_code == 201 and muted.json()["channels"] == []
+    assert api.patch(settings_url, {"in_app": True}, format="json").status_code == 200
+
+    added = api.post(f"/api/v1/tasks/{task['id']}/reminders/", {"before": "PT2H"}, format="json")
+    deleted = api.delete(f"/api/v1/reminders/{muted.json()['id']}/")
+
+    assert added.status_code == 201 and added.json()["channels"] == ["in_app"]
+    assert deleted.status_code == 204
+    assert list(Reminder.objects.values_list("channels", flat=True)) == [["in_app"]]

@@ -35,7 +35,7 @@ def _clock() -> Any:
         ({"rule": "FREQ=DAILY;COUNT=3;UNTIL=20270101"}, "rule", "COUNT and UNTIL cannot"),
         ({"rule": "FREQ=DAILY", "timezone": "Europe/Atlantis"}, "timezone", "Unknown time zone"),
         ({"rule": "FREQ=DAILY", "anchor": "whenever"}, "anchor", "is not a valid choice"),
-        ({"rule": "FREQ=DAILY", "lead_time": "-PT15M"}, "lead_time", "cannot be negative"),
+        ({"rule": "FREQ=DAILY", "lead_time": "-PT15M"}, "lead_time", "from PT0S to P366D"),
         ({"rule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=31"}, "rule", "no occurrence in the future"),
         ({"rule": "FREQ=DAILY", "colour": "red"}, "colour", "Unknown field."),
     ],

@@ -75,9 +75,7 @@ def test_api_conforms_to_its_schema(case: Any, fuzzing_owner: str) -> None:
 
 
 def test_every_api_operation_documents_the_503_of_a_busy_database(anon: Any) -> None:
-    paths = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()[
-        "paths"
-    ]
+    paths = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
 
     operations = [
         operation

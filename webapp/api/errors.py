@@ -10,6 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+class Conflict(DjangoValidationError):
+    """Input valid in itself that clashes with what exists (a name already taken): a 409 with
+    the same `{field: [messages]}` body as a 400, so a client can tell "fix the request" from
+    "choose another value"."""
+
+
 def as_drf_validation_error(exc: DjangoValidationError) -> ValidationError:
     if hasattr(exc, "error_dict"):
         return ValidationError(exc.message_dict)
@@ -17,6 +23,10 @@ def as_drf_validation_error(exc: DjangoValidationError) -> ValidationError:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    conflict = isinstance(exc, Conflict)
     if isinstance(exc, DjangoValidationError):
         exc = as_drf_validation_error(exc)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if conflict and response is not None:
+        response.status_code = 409
+    return response
