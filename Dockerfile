@@ -43,8 +43,10 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root manage.py ./
-# Everything the processes write goes under /tmp (an emptyDir in Kubernetes).
+# Everything the processes write goes under /tmp (an emptyDir in Kubernetes). The embedded
+# PostgreSQL is for `make run` only: without DATABASE_URL the container refuses to start.
 ENV PATH=/opt/venv/bin:$PATH \
+    TODO_EMBEDDED_ALLOWED=false \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \

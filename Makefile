@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# exec: python replaces the recipe's shell, so the SIGTERM that make passes on to its child
+# reaches serve, which stops the web workers and PostgreSQL (Ctrl-C reaches it either way).
 run: $(STAMP)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py serve
+	HOST=$(HOST) PORT=$(PORT) exec $(BIN)/python manage.py serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

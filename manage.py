@@ -9,10 +9,15 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    from django.core.exceptions import ImproperlyConfigured
+
     from webapp.embedded_db import ensure_database_url, var_dir
     from webapp.server import SERVING_COMMANDS, prepare_metrics_directory
 
-    ensure_database_url()
+    try:
+        ensure_database_url()
+    except ImproperlyConfigured as exc:
+        sys.exit(f"Configuration error: {exc}")
     if sys.argv[1:2] and sys.argv[1] in SERVING_COMMANDS:
         prepare_metrics_directory(var_dir())
     from django.core.management import execute_from_command_line

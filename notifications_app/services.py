@@ -8,7 +8,7 @@ scheduled them, so only that worker may create or delete them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -35,7 +35,12 @@ def reminder_fire_at(
         return at
     if before is None or due_at is None:
         return None
-    return due_at - before
+    try:
+        return due_at - before
+    except OverflowError:
+        # Before year 1: long past. The API bounds due dates now, but a task saved before that
+        # must leave its reminder skipped rather than fail the worker on every delivery.
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def reminder_spec(reminder: Reminder) -> dict[str, Any]:

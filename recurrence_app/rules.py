@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+from itertools import islice, pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
@@ -32,6 +34,18 @@ ANCHORS = ("due", "completion")
 # Sub-minute and minute-level rules would flood a user's list and the database.
 FORBIDDEN_FREQ = {"SECONDLY": "every second", "MINUTELY": "every minute"}
 FORBIDDEN_PARTS = {"BYSECOND", "DTSTART", "TZID"}
+# ...and not through BY parts either (FREQ=HOURLY;BYMINUTE=0,15,30,45): occurrences of a rule
+# come at least this far apart, checked on its first DENSITY_SAMPLE occurrences.
+MIN_GAP = timedelta(hours=1)
+DENSITY_SAMPLE = 200
+# One line of NAME=VALUE parts: a newline would make dateutil read further properties
+# (EXDATE, RRULE) and hand back a set instead of a rule.
+_PART_RE = re.compile(r"[A-Z]+=[A-Z0-9,+-]+")
+# UNTIL stays far enough from the year 9999 to be converted to any zone and compared.
+_UNTIL_MAX_YEAR = 8999
+# Calendar steps (months; periods for MONTHLY and YEARLY) a walk may take without finding an
+# occurrence: more than SEARCH_HORIZON, so any rule that passed validation keeps matching.
+_MAX_IDLE_STEPS = 12 * 11
 _UNTIL_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?$")
 # How far back an expansion starts before the instant asked about: wider than any UTC offset
 # change, so converting `after` to wall time never skips an occurrence.
@@ -85,6 +99,10 @@ def parse_rule(text: str, *, tz: ZoneInfo) -> Rule:
         name, value = name.strip().upper(), value.strip().upper()
         if not sep or not name or not value:
             raise RecurrenceError("rule", f"{chunk!r} is not NAME=VALUE.")
+        if not _PART_RE.fullmatch(f"{name}={value}"):
+            raise RecurrenceError(
+                "rule", "The rule must be one line of NAME=VALUE parts separated by ';'."
+            )
         if name in parts:
             raise RecurrenceError("rule", f"{name} is given twice.")
         parts[name] = value
@@ -97,6 +115,9 @@ def parse_rule(text: str, *, tz: ZoneInfo) -> Rule:
         )
     for name in sorted(FORBIDDEN_PARTS & parts.keys()):
         raise RecurrenceError("rule", f"{name} is not supported in the rule.")
+    if freq == "HOURLY" and "BYSETPOS" in parts:
+        # An hour holds one instant, so BYSETPOS only thins it out, one empty hour at a time.
+        raise RecurrenceError("rule", "BYSETPOS is not supported with FREQ=HOURLY.")
     if "COUNT" in parts and "UNTIL" in parts:
         raise RecurrenceError("rule", "COUNT and UNTIL cannot both be given.")
     count = _count(parts.get("COUNT"))
@@ -107,9 +128,11 @@ def parse_rule(text: str, *, tz: ZoneInfo) -> Rule:
     until = _until(parts.pop("UNTIL"), tz) if "UNTIL" in parts else None
     normalised = ";".join(f"{name}={value}" for name, value in parts.items())
     try:
-        rrulestr(normalised, dtstart=datetime(2000, 1, 1))  # noqa: DTZ001  # wall time
+        parsed = rrulestr(normalised, dtstart=datetime(2000, 1, 1))  # noqa: DTZ001  # wall time
     except (ValueError, TypeError) as exc:
         raise RecurrenceError("rule", f"Invalid rule: {exc}.") from exc
+    if not isinstance(parsed, rrule):
+        raise RecurrenceError("rule", "The rule must be a single RRULE.")
     return Rule(text=normalised, freq=freq, count=count, until=until)
 
 
@@ -143,6 +166,8 @@ def _until(raw: str, tz: ZoneInfo) -> datetime:
     if match is None:
         raise RecurrenceError("rule", "UNTIL must be YYYYMMDD, YYYYMMDDTHHMMSS or ...Z.")
     year, month, day, hour, minute, second, utc = match.groups()
+    if int(year) > _UNTIL_MAX_YEAR:
+        raise RecurrenceError("rule", f"UNTIL must be before the year {_UNTIL_MAX_YEAR + 1}.")
     try:
         if hour is None:
             # A date UNTIL includes that whole local day.
@@ -187,6 +212,8 @@ def check_has_future(
     """
     if rule.until is not None and rule.until < now:
         raise RecurrenceError("rule", "End date must be in the future.")
+    if rule.until is not None and rule.until < dtstart:
+        raise RecurrenceError("rule", "End date must not be before the first due date.")
     horizon = max(now, dtstart) + SEARCH_HORIZON
     bounded = Rule(
         text=rule.text,
@@ -194,7 +221,10 @@ def check_has_future(
         count=None,
         until=horizon if rule.until is None else min(rule.until, horizon),
     )
-    moments = iter_occurrences(rule=bounded, tz=tz, dtstart=dtstart)
+    # Whether the rule matches at all is asked without its UNTIL: an UNTIL that leaves DTSTART
+    # as the only occurrence is as fine as COUNT=1.
+    open_ended = Rule(text=rule.text, freq=rule.freq, count=None, until=horizon)
+    moments = iter_occurrences(rule=open_ended, tz=tz, dtstart=dtstart)
     next(moments)  # DTSTART
     if rule.count != 1 and next(moments, None) is None:
         raise RecurrenceError("rule", "The rule has no occurrence in the future.")
@@ -209,7 +239,66 @@ def check_has_future(
         raise RecurrenceError("rule", "The rule has no occurrence in the future.")
 
 
+def check_density(rule: Rule) -> None:
+    """Refuse a rule whose occurrences come closer than MIN_GAP, whatever its FREQ.
+
+    The gaps come from the rule's parts (DTSTART only fills a part left open, with one value),
+    so the rule is laid on a fixed start; its first DENSITY_SAMPLE wall times (within
+    SEARCH_HORIZON, so a sparse rule costs little) cover a day of any BYHOUR/BYMINUTE list and
+    the step from one matching day to the next.
+    """
+    utc = ZoneInfo("UTC")
+    start = datetime(2000, 1, 1, tzinfo=utc)
+    sample = Rule(text=rule.text, freq=rule.freq, count=None, until=start + SEARCH_HORIZON)
+    walls = list(islice(_rrule(sample, utc, to_wall(start, utc), count=None), DENSITY_SAMPLE))
+    gap = min((later - earlier for earlier, later in pairwise(walls)), default=None)
+    if gap is not None and gap < MIN_GAP:
+        minutes = int(gap.total_seconds() // 60)
+        span = f"{minutes} minute{'' if minutes == 1 else 's'}"
+        raise RecurrenceError(
+            "rule", f"The rule repeats within {span}: a task can repeat at most once an hour."
+        )
+
+
 # Expansion ---------------------------------------------------------------------------------
+
+
+class _GaveUp(Exception):
+    pass
+
+
+class _BoundedRRule(rrule):
+    """An rrule whose walk between two occurrences is at most _MAX_IDLE_STEPS calendar steps.
+
+    dateutil compares UNTIL only with the instants a rule produces, so a rule that never
+    matches (30 February) walks period by period to the year 9999: 10-28 s of CPU. The walk
+    rebuilds its calendar tables, reading `_byeaster`, at each new month (each new period for
+    MONTHLY and YEARLY); counting those reads bounds it. A walk that gives up ends as if the
+    rule had ended: no occurrence within more than SEARCH_HORIZON. Validation refuses such a
+    rule, so only rules stored before it end this way.
+    """
+
+    _idle = 0
+
+    @property
+    def _byeaster(self) -> Any:
+        self._idle += 1
+        if self._idle > _MAX_IDLE_STEPS:
+            raise _GaveUp
+        return self.__dict__["_byeaster"]
+
+    @_byeaster.setter
+    def _byeaster(self, value: Any) -> None:
+        self.__dict__["_byeaster"] = value
+
+    def _iter(self) -> Iterator[datetime]:
+        self._idle = 0
+        try:
+            for wall in super()._iter():  # type: ignore[misc]
+                self._idle = 0
+                yield wall
+        except _GaveUp:
+            return
 
 
 def to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
@@ -232,6 +321,8 @@ def _template(text: str) -> rrule:
 def _rrule(rule: Rule, tz: ZoneInfo, wall_start: datetime, *, count: int | None) -> rrule:
     until = to_wall(rule.until, tz) if rule.until is not None else None
     based: rrule = _template(rule.text).replace(dtstart=wall_start, count=count, until=until)
+    # A fresh object per use, so its walk count is its own.
+    based.__class__ = _BoundedRRule
     return based
 
 
@@ -412,6 +503,7 @@ __all__ = [
     "MAX_COUNT",
     "RecurrenceError",
     "Rule",
+    "check_density",
     "check_has_future",
     "iso_duration",
     "iter_occurrences",

@@ -27,8 +27,10 @@ from recurrence_app.materialise import (
 )
 from recurrence_app.models import Anchor, RecurringSeries, SeriesStatus
 from recurrence_app.rules import (
+    SEARCH_HORIZON,
     RecurrenceError,
     Rule,
+    check_density,
     check_has_future,
     iso_duration,
     next_from_completion,
@@ -104,13 +106,30 @@ def validate_recurrence(
     now: datetime,
     excluded: Sequence[datetime] = (),
 ) -> Rule:
-    """Every check a new rule must pass; raises RecurrenceError naming the field at fault."""
+    """Every check a new rule must pass; raises RecurrenceError naming the field at fault.
+
+    A first due date more than SEARCH_HORIZON from now is a ValidationError on `due_at` (the
+    field a missing one is reported under): an expansion walks a rule from its start, so this
+    bounds every walk, and keeps the search window clear of the year 9999.
+    """
+    if abs(dtstart - now) > SEARCH_HORIZON:
+        raise ValidationError(
+            {"due_at": ["A recurring task's first due date must be within 10 years of now."]}
+        )
     tz = zone(timezone_name)
     parsed = parse_rule(rule, tz=tz)
     parse_anchor(anchor)
     parse_lead_time(lead_time)
-    check_has_future(rule=parsed, tz=tz, dtstart=dtstart, now=now, excluded=excluded)
+    check_density(parsed)
+    check_has_future(rule=parsed, tz=tz, dtstart=whole_seconds(dtstart), now=now, excluded=excluded)
     return parsed
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    """A series starts on a whole second: dateutil drops DTSTART's microseconds from every
+    later occurrence, and the events carry milliseconds, so a sub-second start would not be
+    found again when its instance is completed (and no next instance would be made)."""
+    return moment.replace(microsecond=0)
 
 
 @transaction.atomic
@@ -130,6 +149,7 @@ def series_create(
     dtstart = template.get("due_at")
     if dtstart is None:
         raise ValidationError({"due_at": ["A recurring task needs a due date."]})
+    dtstart = whole_seconds(dtstart)
     lead_time = recurrence.get("lead_time") or timedelta(0)
     try:
         validate_recurrence(
@@ -275,6 +295,7 @@ def _new_start(series: RecurringSeries, cleaned: Mapping[str, Any], *, now: date
     try:
         new_tz = zone(tz_name)
         rule = parse_rule(rule_text, tz=new_tz)
+        check_density(rule)
         parse_anchor(cleaned.get("anchor", series.anchor))
         parse_lead_time(cleaned.get("lead_time", series.lead_time))
         if rule.until is not None and rule.until < now:

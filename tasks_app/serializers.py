@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
@@ -11,10 +12,16 @@ from notifications_app.serializers import ReminderInputSerializer, ReminderSeria
 from recurrence_app.serializers import RecurrenceInputSerializer, check_recurrence
 from tasks_app.fields import TagField, TitleField
 from tasks_app.models import Priority, Status, Task
-from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS
+from tasks_app.validation import DESCRIPTION_MAX, DUE_AT_RANGE, MAX_TAGS, due_at_in_range
 from webapp.api.serializers import NamedChoiceField, ReadModelSerializer, StrictSerializer
 
 PRIORITY_NAMES = {member.label: member.value for member in Priority}
+
+
+def _check_due_at(value: datetime) -> None:
+    if not due_at_in_range(value):
+        raise serializers.ValidationError(f"The due date must be {DUE_AT_RANGE}.")
+
 
 READ_ONLY = ("id", "status", "completed_at", "series", "is_exception", "created_at", "updated_at")
 
@@ -53,7 +60,13 @@ class TaskWriteSerializer(StrictSerializer):
     )
     priority = NamedChoiceField(names=PRIORITY_NAMES, required=False)
     tags = serializers.ListField(child=TagField(), max_length=MAX_TAGS, required=False)
-    due_at = serializers.DateTimeField(allow_null=True, required=False)
+    due_at = serializers.DateTimeField(
+        allow_null=True,
+        required=False,
+        validators=[_check_due_at],
+        # OpenAPI 3.0 has no bounds for date-times: the range goes into the description.
+        help_text=f"Due time, {DUE_AT_RANGE}.",
+    )
     reminders = ReminderInputSerializer(many=True, required=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 
@@ -14,6 +15,20 @@ DESCRIPTION_MAX = 5000
 TAG_CHARACTERS = r"[A-Za-z0-9_-]{1,32}"
 TAG_PATTERN = re.compile(TAG_CHARACTERS)
 MAX_TAGS = 20
+
+# Due dates are bounded so that every time derived from them stays representable: reminders
+# fire up to a year before (notifications_app MAX_BEFORE), series expand and schedule jobs after,
+# and Python's datetime ends at years 1 and 9999, so an unbounded due date was accepted with a
+# 200 and then raised OverflowError in the workers. The floor is the Unix epoch, which also keeps
+# clients that count seconds from it (JavaScript, push payloads) off negative timestamps; the
+# ceiling leaves ~1000 years of room at the top. Both compare in absolute time (any offset).
+DUE_AT_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+DUE_AT_MAX = datetime(9000, 1, 1, tzinfo=UTC)  # exclusive
+DUE_AT_RANGE = "from 1970-01-01T00:00:00Z up to (not including) 9000-01-01T00:00:00Z"
+
+
+def due_at_in_range(due_at: datetime) -> bool:
+    return DUE_AT_MIN <= due_at < DUE_AT_MAX
 
 
 def normalize_tags(tags: Iterable[str]) -> list[str]:

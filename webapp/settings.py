@@ -25,6 +25,29 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# --- Transport security ------------------------------------------------------------------------
+# Secure by default; only the local shapes (DEBUG, or the embedded `make run` on plain http at
+# 127.0.0.1) default to cookies a browser sends over http. TLS ends at the ingress: uvicorn
+# takes the scheme from X-Forwarded-Proto for the proxies in FORWARDED_ALLOW_IPS, so
+# request.is_secure() needs no SECURE_PROXY_SSL_HEADER (which would trust any client's header).
+_LOCAL_HTTP = DEBUG or env_bool("TODO_EMBEDDED", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not _LOCAL_HTTP)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not _LOCAL_HTTP)
+# Browsers heed HSTS only from https responses, so it is harmless on the http port-forward.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if _LOCAL_HTTP else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Asking browsers to preload the domain is its owner's commitment, never a default.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Off by default: the ingress redirects http to https, and probes, Prometheus and a
+# port-forward reach the pods over plain http.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# `check --deploy` then warns about what is a decision above, not an oversight.
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_SSL_REDIRECT else ["security.W008"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -198,7 +221,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["webapp.api.parsers.DepthLimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "webapp.api.schema.ContractAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["webapp.api.throttling.UserRateThrottle"],

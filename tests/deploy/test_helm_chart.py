@@ -491,7 +491,7 @@ def test_ingress_terminates_tls_with_cert_manager_and_hides_internal_paths(
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
     assert ingress["spec"]["tls"][0]["secretName"] == "todo-tls"
     paths = {p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
-    assert "/api" in paths
+    assert {"/api", "/admin", "/static", "/mcp"} <= paths
     assert not paths & {"/", "/metrics", "/readyz", "/healthz"}
     assert not renderings["minikube"].of_kind("Ingress")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webapp.test_serve import ROOT, free_port, serve_env, wait_ready
+from tests.webapp.test_serve import ROOT, serving
 from tests.webapp.test_serving import call
 
 EXAMPLES_PER_OPERATION = 60
@@ -22,17 +22,9 @@ EXAMPLES_PER_OPERATION = 60
 
 @pytest.mark.slow
 def test_the_api_passes_every_schemathesis_check(tmp_path: Path) -> None:
-    port = free_port()
-    env = serve_env(
-        tmp_path / "var", port, API_THROTTLE_USER="off", API_THROTTLE_AUTH="off", LOG_LEVEL="ERROR"
-    )
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_ready(f"{base}/readyz", server) == 200
+    with serving(
+        tmp_path, API_THROTTLE_USER="off", API_THROTTLE_AUTH="off", LOG_LEVEL="ERROR"
+    ) as base:
         account = {"username": "contract", "password": "correct-horse-battery"}
         call(f"{base}/api/v1/auth/register/", method="POST", body={**account, "email": "c@x.io"})
         _, _, pair = call(f"{base}/api/v1/auth/token/", method="POST", body=account)
@@ -59,10 +51,6 @@ def test_the_api_passes_every_schemathesis_check(tmp_path: Path) -> None:
             timeout=300,
             check=False,
         )
-    finally:
-        server.terminate()
-        server.wait(60)
-        log.close()
 
     summary = result.stdout[-6000:]
     assert result.returncode == 0, summary

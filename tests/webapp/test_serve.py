@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,25 @@ def serve_env(var_dir: Path, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env.update(VAR_DIR=str(var_dir), HOST="127.0.0.1", PORT=str(port), **extra)
     return env
+
+
+@contextmanager
+def serving(workdir: Path, **extra: str) -> Iterator[str]:
+    """`manage.py serve` of its own (database under `workdir`), ready; yields its base URL and
+    stops it (SIGTERM) afterwards. `extra` adds settings to its environment."""
+    port = free_port()
+    env = serve_env(workdir / "var", port, **extra)
+    with (workdir / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            assert wait_ready(f"{base}/readyz", process) == 200
+            yield base
+        finally:
+            process.terminate()
+            process.wait(60)
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> int:

@@ -7,8 +7,6 @@ driven over HTTP. Waits poll a child process and are bounded.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -20,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.webapp.test_serve import ROOT, free_port, serve_env, wait_ready
+from tests.webapp.test_serve import serving
 
 POOL_MAX = 2
 WORKERS = 1
@@ -55,40 +53,20 @@ def _lower(headers: Any) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     workdir = tmp_path_factory.mktemp("serving")
-    port = free_port()
-    env = serve_env(
-        workdir / "var",
-        port,
+    with serving(
+        workdir,
         WEB_CONCURRENCY=str(WORKERS),
         WEB_THREADS="8",  # more request threads than pooled connections
         DATABASE_POOL_MAX_SIZE=str(POOL_MAX),
         DATABASE_POOL_TIMEOUT="0.5",
         API_THROTTLE_USER="100000/minute",
         API_THROTTLE_AUTH="100000/minute",
-    )
-    log = (workdir / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_ready(f"{base}/readyz", process) == 200
-        call(
-            f"{base}/api/v1/auth/register/",
-            method="POST",
-            body={"username": "pia", "email": "pia@example.com", "password": "a-long-passphrase"},
-        )
-        _, _, pair = call(
-            f"{base}/api/v1/auth/token/",
-            method="POST",
-            body={"username": "pia", "password": "a-long-passphrase"},
-        )
+    ) as base:
+        account = {"username": "pia", "password": "a-long-passphrase"}
+        call(f"{base}/api/v1/auth/register/", method="POST", body={**account, "email": "p@x.io"})
+        _, _, pair = call(f"{base}/api/v1/auth/token/", method="POST", body=account)
         socket_dir = workdir / "var" / "pgdata"
         yield Served(base, f"host={socket_dir} user=postgres dbname=todo", pair["access"])
-    finally:
-        process.terminate()
-        process.wait(60)
-        log.close()
 
 
 def web_connections(conn: psycopg.Connection[Any]) -> int:
