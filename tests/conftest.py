@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -60,6 +61,17 @@ def owner() -> User:
 @pytest.fixture
 def outsider() -> User:
     return make_user("oscar")
+
+
+@pytest.fixture
+def staff() -> Client:
+    """A logged-in superuser's browser session, for the admin."""
+    user = make_user("sam")
+    user.is_staff = user.is_superuser = True
+    user.save(update_fields=["is_staff", "is_superuser"])
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def client_for(user: User) -> APIClient:

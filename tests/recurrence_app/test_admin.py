@@ -11,23 +11,13 @@ from django.utils import timezone
 from recurrence_app.models import RecurringSeries, SeriesStatus
 from tasks_app.models import Task
 from tasks_app.services import task_create
-from tests.conftest import make_user
 from webapp.events import topics
 from webapp.events.models import OutboxEvent
 
 CHANGELIST = "/admin/recurrence_app/recurringseries/"
 
 
-def staff_client() -> Client:
-    user = make_user("sam")
-    user.is_staff = user.is_superuser = True
-    user.save(update_fields=["is_staff", "is_superuser"])
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def test_staff_search_series_and_end_them_with_events(owner: User) -> None:
+def test_staff_search_series_and_end_them_with_events(owner: User, staff: Client) -> None:
     task = task_create(
         owner=owner,
         title="Pay rent",
@@ -35,7 +25,7 @@ def test_staff_search_series_and_end_them_with_events(owner: User) -> None:
         recurrence={"rule": "FREQ=MONTHLY", "timezone": "UTC", "anchor": "due"},
     )
     assert task.series_id is not None
-    client = staff_client()
+    client = staff
     page = client.get(CHANGELIST, {"q": "olivia"})
     assert page.status_code == 200 and b"Pay rent" in page.content
     assert client.get(f"{CHANGELIST}{task.series_id}/change/").status_code == 200

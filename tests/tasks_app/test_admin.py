@@ -10,21 +10,10 @@ from django.test import Client
 from django.utils import timezone
 
 from tasks_app.models import Task
-from tests.conftest import make_user
 from tests.tasks_app.conftest import make_task
 from webapp.events.models import OutboxEvent
 
 CHANGELIST = "/admin/tasks_app/task/"
-
-
-@pytest.fixture
-def staff() -> Client:
-    user = make_user("sam")
-    user.is_staff = user.is_superuser = True
-    user.save(update_fields=["is_staff", "is_superuser"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from tasks_app.views import TaskViewSet
-from tests.conftest import create_task, make_user
+from tests.conftest import create_task
 from webapp.api import fallback
 
 JSON = "application/json"
@@ -26,16 +26,6 @@ def assert_detail(response: Any, status: int) -> str:
     assert list(body) == ["detail"] and isinstance(body["detail"], str)
     detail: str = body["detail"]
     return detail
-
-
-@pytest.fixture
-def staff() -> Client:
-    user = make_user("sam")
-    user.is_staff = user.is_superuser = True
-    user.save(update_fields=["is_staff", "is_superuser"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize(
