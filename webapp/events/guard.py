@@ -28,13 +28,6 @@ class Outcome(Enum):
     INTERRUPTED = "interrupted"
 
 
-# The table name comes from the model, every value is bound.
-_MARK_SQL = (
-    f"INSERT INTO {ProcessedEvent._meta.db_table} (consumer, event_id, processed_at) "  # noqa: S608
-    "VALUES (%s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING 1"
-)
-
-
 def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
     """Run the handler unless this consumer already processed the event.
 
@@ -42,7 +35,7 @@ def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
     the mark, so the caller can retry.
     """
     with transaction.atomic():
-        if not _mark_processed(subscription.consumer, envelope["id"]):
+        if not _mark_processed_many(subscription.consumer, [envelope["id"]]):
             logger.info(
                 "duplicate event ignored",
                 extra={"consumer": subscription.consumer, "event_id": envelope["id"]},
@@ -74,6 +67,7 @@ def deliver_together(subscription: Subscription, envelopes: list[Envelope]) -> b
     return True
 
 
+# The table name comes from the model, every value is bound.
 _MARK_MANY_SQL = (
     f"INSERT INTO {ProcessedEvent._meta.db_table} (consumer, event_id, processed_at) "  # noqa: S608
     "SELECT %s, event_id, %s FROM unnest(%s::uuid[]) AS event_id "
@@ -82,31 +76,23 @@ _MARK_MANY_SQL = (
 
 
 def _mark_processed_many(consumer: str, event_ids: list[str]) -> set[str]:
-    """Mark each event; the ids (as given) of those not marked before."""
+    """Mark each event; the ids (as given) of those not marked before.
+
+    ON CONFLICT instead of catching IntegrityError: no savepoint round trips, and a concurrent
+    delivery of the same event waits for the first to commit or roll back rather than failing.
+    """
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(_MARK_MANY_SQL, [consumer, timezone.now(), event_ids])
         marked = {str(row[0]) for row in cursor.fetchall()}
     return {event_id for event_id in event_ids if str(uuid.UUID(event_id)) in marked}
 
 
-def _mark_processed(consumer: str, event_id: str) -> bool:
-    """Insert the (consumer, event id) mark; False if it already exists.
-
-    ON CONFLICT instead of catching IntegrityError: no savepoint round trips per event, and a
-    concurrent delivery of the same event waits for the first to commit or roll back rather
-    than failing.
-    """
-    with transaction.get_connection().cursor() as cursor:
-        cursor.execute(_MARK_SQL, [consumer, event_id, timezone.now()])
-        return cursor.fetchone() is not None
-
-
-def _no_wait(seconds: float) -> bool:
+def no_wait(seconds: float) -> bool:
     return True
 
 
 def deliver_with_retries(
-    subscription: Subscription, envelope: Envelope, *, wait: Waiter = _no_wait
+    subscription: Subscription, envelope: Envelope, *, wait: Waiter = no_wait
 ) -> Outcome:
     """Try the handler 1 + EVENT_RETRY_ATTEMPTS times, then keep the event as a dead letter.
 

@@ -15,7 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.events.guard import Outcome, Waiter, deliver_together, deliver_with_retries
+from webapp.events.guard import (
+    Outcome,
+    Waiter,
+    deliver_together,
+    deliver_with_retries,
+    no_wait,
+)
 from webapp.events.models import OutboxEvent, ScheduledJob
 from webapp.events.registry import (
     DueJob,
@@ -51,14 +57,7 @@ def deliver_to_subscribers(row: OutboxEvent, *, wait: Waiter | None = None) -> b
     Returns True once every subscriber has taken it (processed, duplicate or dead-lettered);
     False if `wait` reported a stop in the middle of retries.
     """
-    for subscription in subscriptions_for(row.envelope, row.topic):
-        if wait is None:
-            outcome = deliver_with_retries(subscription, row.envelope)
-        else:
-            outcome = deliver_with_retries(subscription, row.envelope, wait=wait)
-        if outcome is Outcome.INTERRUPTED:
-            return False
-    return True
+    return deliver_rows([row], wait=wait or no_wait) == [row]
 
 
 def deliver_rows(rows: Sequence[OutboxEvent], *, wait: Waiter) -> list[OutboxEvent]:
