@@ -4,9 +4,10 @@ OnJobEvent), with test-only subscribers and job handlers registered for the leng
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -14,13 +15,15 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from tests.conftest import wait_until
 from tests.fakes.dapr_sidecar import AppDriver, FakeDaprSidecar
 from webapp.events import jobs, registry
 from webapp.events.envelope import build_envelope
-from webapp.events.models import DeadLetter, ProcessedEvent
+from webapp.events.models import DeadLetter, ParkedDelivery, ProcessedEvent
+from webapp.events.retries import retry_due
 from webapp.events.runtime import set_runtime
 from webapp.events.runtimes.dapr import DaprRuntime
-from webapp.events.worker import build_app
+from webapp.events.worker import build_app, run_retries
 
 APP_ID = "tests-worker"
 ORDERS = "test-orders"
@@ -143,9 +146,10 @@ def test_a_redelivered_event_succeeds_without_a_second_effect(
     assert processed("tests.recorder") == 1
 
 
-def test_a_failing_handler_answers_retry_and_leaves_no_mark(
+def test_a_failing_handler_parks_the_event_acknowledges_it_and_a_retry_delivers_it(
     subscribe: Callable[..., None], worker: Callable[[], AppDriver], owner: User
 ) -> None:
+    """The Kafka partition is not held while the handler's trouble lasts (shared by users)."""
     attempts: list[str] = []
 
     def flaky(envelope: dict[str, Any]) -> None:
@@ -158,16 +162,20 @@ def test_a_failing_handler_answers_retry_and_leaves_no_mark(
     envelope = order_event(owner)
     driver = worker()
 
-    assert driver.deliver(envelope, topic=ORDERS) == "retry"
+    assert driver.deliver(envelope, topic=ORDERS) == "success"
     assert processed("tests.flaky") == 0
     assert User.objects.get(pk=owner.pk).first_name == ""  # the failed attempt rolled back
+    [parked] = ParkedDelivery.objects.all()
+    assert (str(parked.event_id), parked.attempts) == (envelope["id"], 1)
 
-    assert driver.deliver(envelope, topic=ORDERS) == "success"
+    retry_due(consumers=["tests.flaky"], now=parked.next_attempt_at)
+
     assert processed("tests.flaky") == 1
     assert User.objects.get(pk=owner.pk).first_name == "changed"
+    assert not ParkedDelivery.objects.exists()
 
 
-def test_on_retry_only_the_subscriber_that_failed_runs_again(
+def test_only_the_subscriber_that_failed_is_retried(
     subscribe: Callable[..., None], worker: Callable[[], AppDriver], owner: User
 ) -> None:
     calls: list[str] = []
@@ -186,8 +194,10 @@ def test_on_retry_only_the_subscriber_that_failed_runs_again(
     envelope = order_event(owner)
     driver = worker()
 
-    assert driver.deliver(envelope, topic=ORDERS) == "retry"
     assert driver.deliver(envelope, topic=ORDERS) == "success"
+    retry_due(
+        consumers=["tests.a_steady", "tests.b_shaky"], now=timezone.now() + timedelta(hours=1)
+    )
 
     assert calls == ["steady", "shaky", "shaky"]
 
@@ -233,7 +243,8 @@ def test_an_event_daprd_dead_lettered_is_kept_for_the_consumer_that_fails_on_it(
     subscribe("tests.fine", lambda envelope: None)
     envelope = order_event(owner)
     driver = worker()
-    assert driver.deliver(envelope, topic=ORDERS) == "retry"  # ... and again, then daprd gives up
+    # daprd dead-letters what it could not hand over (the worker answered RETRY while its
+    # database was away, until the resiliency policy gave up).
 
     assert driver.deliver(envelope, topic=f"{ORDERS}-dlq") == "success"
 
@@ -337,3 +348,31 @@ def test_a_handler_schedules_its_follow_up_job_with_the_sidecar(
 
 def test_the_app_answers_daprs_health_check(worker: Callable[[], AppDriver]) -> None:
     worker().health_check()
+
+
+def test_the_workers_retry_thread_delivers_what_is_due(
+    subscribe: Callable[..., None], worker: Callable[[], AppDriver], owner: User
+) -> None:
+    failures = iter([True])
+    received: list[str] = []
+
+    def shaky(envelope: dict[str, Any]) -> None:
+        if next(failures, False):
+            raise RuntimeError("not yet")
+        received.append(envelope["id"])
+
+    subscribe("tests.shaky", shaky)
+    envelope = order_event(owner)
+    assert worker().deliver(envelope, topic=ORDERS) == "success"
+    ParkedDelivery.objects.update(next_attempt_at=timezone.now())  # its time has come
+    stopping = threading.Event()
+    retrier = threading.Thread(target=run_retries, args=(APP_ID, stopping))
+    retrier.start()
+    try:
+        wait_until(lambda: received == [envelope["id"]])
+    finally:
+        stopping.set()
+        retrier.join(10)
+
+    assert not retrier.is_alive()
+    assert not ParkedDelivery.objects.exists()

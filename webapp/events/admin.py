@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from webapp.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from webapp.events.models import DeadLetter, OutboxEvent, ParkedDelivery, ProcessedEvent
 from webapp.events.services import ReplayOutcome, dead_letter_replay
 
 
@@ -71,6 +71,24 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                     f"Dead letter {r.dead_letter_id} ({r.consumer}): {r.outcome.value}. {r.error}",
                     messages.ERROR,
                 )
+
+
+@admin.register(ParkedDelivery)
+class ParkedDeliveryAdmin(ReadOnlyAdmin):
+    """The retry schedule: events waiting for another try (or behind one of their user's)."""
+
+    list_display = (
+        "id",
+        "consumer",
+        "partition_key",
+        "event_id",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("consumer", "topic")
+    search_fields = ("=event_id", "=partition_key", "last_error")
+    ordering = ("id",)
 
 
 @admin.register(ProcessedEvent)

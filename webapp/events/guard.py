@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from enum import Enum
 
 from django.conf import settings
@@ -16,16 +15,13 @@ from webapp.events.registry import Envelope, Subscription
 
 logger = logging.getLogger(__name__)
 
-# Waits `seconds` between attempts; returns False when the runtime is stopping, so the caller
-# gives up without a dead letter and the event stays pending for the next start.
-Waiter = Callable[[float], bool]
-
 
 class Outcome(Enum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead-lettered"
-    INTERRUPTED = "interrupted"
+    # Waiting in the retry schedule (see retries.py).
+    PARKED = "parked"
 
 
 def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
@@ -87,17 +83,11 @@ def _mark_processed_many(consumer: str, event_ids: list[str]) -> set[str]:
     return {event_id for event_id in event_ids if str(uuid.UUID(event_id)) in marked}
 
 
-def no_wait(seconds: float) -> bool:
-    return True
+def deliver_with_retries(subscription: Subscription, envelope: Envelope) -> Outcome:
+    """Try the handler 1 + EVENT_RETRY_ATTEMPTS times in a row, then keep a dead letter.
 
-
-def deliver_with_retries(
-    subscription: Subscription, envelope: Envelope, *, wait: Waiter = no_wait
-) -> Outcome:
-    """Try the handler 1 + EVENT_RETRY_ATTEMPTS times, then keep the event as a dead letter.
-
-    `wait` sits between attempts (the local runtime sleeps EVENT_RETRY_DELAY_SECONDS; the
-    inline runtime of the tests does not wait at all).
+    For the inline runtime of the tests, where delivery happens inside the request; the
+    runtimes that serve go through the retry schedule instead (retries.py).
     """
     attempts = 1 + settings.EVENT_RETRY_ATTEMPTS
     for attempt in range(1, attempts + 1):
@@ -105,32 +95,32 @@ def deliver_with_retries(
             return Outcome.PROCESSED if deliver_once(subscription, envelope) else Outcome.DUPLICATE
         except Exception as exc:
             if attempt == attempts:
-                record_dead_letter(subscription, envelope, error=exc, attempts=attempt)
+                record_dead_letter(
+                    subscription.consumer, subscription.topic, envelope, error=exc, attempts=attempt
+                )
                 return Outcome.DEAD_LETTERED
             logger.warning(
                 "handler failed; retrying",
                 extra={"consumer": subscription.consumer, "attempt": attempt, "error": repr(exc)},
             )
-        if not wait(settings.EVENT_RETRY_DELAY_SECONDS):
-            return Outcome.INTERRUPTED
     raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
 
 def record_dead_letter(
-    subscription: Subscription, envelope: Envelope, *, error: BaseException, attempts: int
+    consumer: str, topic: str, envelope: Envelope, *, error: BaseException, attempts: int
 ) -> DeadLetter:
     logger.error(
         "event dead-lettered",
         extra={
-            "consumer": subscription.consumer,
+            "consumer": consumer,
             "event_id": envelope.get("id"),
             "type": envelope.get("type"),
             "error": repr(error),
         },
     )
     return DeadLetter.objects.create(
-        consumer=subscription.consumer,
-        topic=subscription.topic,
+        consumer=consumer,
+        topic=topic,
         event_id=envelope["id"],
         envelope=envelope,
         error=repr(error)[:10000],

@@ -80,6 +80,39 @@ class DeadLetter(models.Model):
         return f"{self.consumer} failed {self.event_id}"
 
 
+class ParkedDelivery(models.Model):
+    """The retry schedule: an event one consumer failed on, waiting for its next attempt.
+
+    A failed event is parked here instead of being retried in place, so the worker that
+    failed on it moves on to other users' events at once. Order is kept per consumer and
+    user (the partition key): while a user has a parked event for a consumer, that user's
+    later events for the consumer are parked behind it (`next_attempt_at` empty) and
+    delivered, oldest first, once it is through. The lowest row of a group is its head.
+    """
+
+    consumer = models.CharField(max_length=100)
+    partition_key = models.CharField(max_length=100, blank=True)
+    topic = models.CharField(max_length=100)
+    event_id = models.UUIDField()
+    envelope = models.JSONField()
+    # Failed attempts so far (0 for an event parked behind another, never tried).
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "event_id"], name="parked_once"),
+        ]
+        indexes = [
+            models.Index(fields=["consumer", "partition_key", "id"], name="parked_group_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} waits on {self.event_id}"
+
+
 class ScheduledJob(models.Model):
     """A job of the local and inline runtimes (the Dapr runtime keeps jobs in the Scheduler)."""
 

@@ -92,6 +92,10 @@ def subscriptions(*, app_id: str | None = None) -> list[Subscription]:
     return [s for s in _subscriptions.values() if app_id is None or s.app_id == app_id]
 
 
+def subscription_named(consumer: str) -> Subscription | None:
+    return _subscriptions.get(consumer)
+
+
 def subscriptions_for(envelope: Envelope, topic: str) -> list[Subscription]:
     return [s for s in _subscriptions.values() if s.topic == topic and s.accepts(envelope)]
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from webapp.events.guard import deliver_once
 from webapp.events.models import DeadLetter, OutboxEvent, ProcessedEvent
-from webapp.events.registry import subscriptions
+from webapp.events.registry import subscription_named
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def dead_letter_replay(*, dead_letter: DeadLetter) -> ReplayResult:
     The failed attempts rolled back their processed-event mark, so the handler runs. Success
     marks the letter replayed; another failure keeps it (with the new error) for a later try.
     """
-    subscription = next((s for s in subscriptions() if s.consumer == dead_letter.consumer), None)
+    subscription = subscription_named(dead_letter.consumer)
 
     def result(outcome: ReplayOutcome, error: str = "") -> ReplayResult:
         return ReplayResult(

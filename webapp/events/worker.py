@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from webapp.events.guard import deliver_once, record_dead_letter
 from webapp.events.registry import Envelope, Subscription, job_route_for, subscriptions
+from webapp.events.retries import deliver_or_park, retry_due
 from webapp.events.runtime import get_runtime
 from webapp.events.topics import dead_letter_topic
 
@@ -45,6 +46,8 @@ _DAPR_ADDED = {"traceid", "traceparent", "tracestate", "topic", "pubsubname", "e
 WORKER_THREADS = 10
 # Seconds in-flight calls get to finish after SIGTERM (Kubernetes waits 30 s by default).
 SHUTDOWN_GRACE_SECONDS = 20.0
+# How often the worker looks for due retries in the schedule (a small table).
+RETRY_TICK_SECONDS = 1.0
 
 EVENTS = Counter(
     "todo_worker_events", "Events a worker handled, by consumer", ["app_id", "consumer", "outcome"]
@@ -79,14 +82,17 @@ def _topic_handler(app_id: str, topic: str, subscribers: list[Subscription]) -> 
         try:
             envelope = envelope_from_message(received)
             # Types no subscriber here wants are acknowledged and ignored.
+            # A handler that fails parks the event in the retry schedule (retries.py) and the
+            # message is acknowledged: the Kafka partition, shared by many users, moves on.
             for subscription in (s for s in subscribers if s.accepts(envelope)):
                 consumer = subscription.consumer
-                processed = deliver_once(subscription, envelope)
-                EVENTS.labels(app_id, consumer, "processed" if processed else "duplicate").inc()
+                outcome = deliver_or_park(subscription, envelope)
+                EVENTS.labels(app_id, consumer, outcome.value).inc()
         except Exception:
+            # Not a handler failure but the schedule itself out of reach (the database down).
             EVENTS.labels(app_id, consumer or "-", "failed").inc()
             logger.exception(
-                "event handler failed; asking daprd to retry",
+                "event could not be delivered or parked; asking daprd to retry",
                 extra={"topic": topic, "event_id": received.id(), "consumer": consumer},
             )
             # An explicit RETRY rather than a raised exception: daprd treats both alike
@@ -123,7 +129,8 @@ def _dead_letter_handler(app_id: str, topic: str, subscribers: list[Subscription
                 except Exception as exc:
                     EVENTS.labels(app_id, subscription.consumer, "dead-lettered").inc()
                     record_dead_letter(
-                        subscription,
+                        subscription.consumer,
+                        subscription.topic,
                         envelope,
                         error=exc,
                         attempts=2 + settings.EVENT_RETRY_ATTEMPTS,
@@ -243,6 +250,19 @@ def build_app(app_id: str) -> WorkerApp:
 # --- the worker process ------------------------------------------------------------------------
 
 
+def run_retries(app_id: str, stopping: threading.Event) -> None:
+    """Deliver the due retries of this app-id's consumers every tick until `stopping`."""
+    consumers = [subscription.consumer for subscription in subscriptions(app_id=app_id)]
+    while not stopping.wait(RETRY_TICK_SECONDS):
+        close_old_connections()
+        try:
+            for outcome in retry_due(consumers=consumers).outcomes:
+                EVENTS.labels(app_id, "-", f"retry-{outcome.value}").inc()
+        except Exception:
+            logger.exception("retry pass failed; trying again at the next tick")
+    connections.close_all()
+
+
 def _probe_handler(app_id: str, stopping: threading.Event) -> type[BaseHTTPRequestHandler]:
     from webapp.health import database_problem
 
@@ -333,6 +353,10 @@ def run_worker(
     probes = _ProbeServer((listen_address.strip("[]"), http_port), _probe_handler(app_id, stopping))
     threading.Thread(target=probes.serve_forever, name="worker-probes", daemon=True).start()
     runtime.start()  # publishes what this worker's handlers emit
+    retrier = threading.Thread(
+        target=run_retries, args=(app_id, stopping), name="worker-retries", daemon=True
+    )
+    retrier.start()
     server.start()
     logger.info(
         "worker started",
@@ -345,6 +369,7 @@ def run_worker(
     finally:
         logger.info("worker stopping", extra={"app_id": app_id})
         app.stop(grace=SHUTDOWN_GRACE_SECONDS)
+        retrier.join(SHUTDOWN_GRACE_SECONDS)
         runtime.stop()
         probes.shutdown()
         probes.server_close()

@@ -19,7 +19,7 @@ def staff_client() -> Client:
     return client
 
 
-@pytest.mark.parametrize("model", ["outboxevent", "deadletter", "processedevent"])
+@pytest.mark.parametrize("model", ["outboxevent", "deadletter", "parkeddelivery", "processedevent"])
 def test_event_tables_list_in_the_admin_without_add_or_delete(
     staff_client: Client, owner: User, model: str
 ) -> None:

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.webapp.events.conftest import Register, emit_test_event
 from webapp.events.guard import deliver_once
-from webapp.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from webapp.events.models import DeadLetter, OutboxEvent, ParkedDelivery, ProcessedEvent
 from webapp.events.registry import Envelope, subscriptions_for
 from webapp.events.runtime import set_runtime
 from webapp.events.runtimes.inline import deliver_rows
@@ -24,14 +24,6 @@ def _rows_wait_in_the_outbox() -> None:
     set_runtime(LocalRuntime())
 
 
-def _never_wait(seconds: float) -> bool:
-    return True
-
-
-def _stop_waiting(seconds: float) -> bool:
-    return False
-
-
 def test_a_burst_reaches_its_consumer_in_order_in_one_transaction(
     owner: User, register_subscriber: Register
 ) -> None:
@@ -40,10 +32,10 @@ def test_a_burst_reaches_its_consumer_in_order_in_one_transaction(
     rows = [emit_test_event(owner, n=n) for n in range(20)]
 
     with CaptureQueriesContext(connection) as queries:
-        taken = deliver_rows(rows, wait=_never_wait)
+        parked = deliver_rows(rows, park_failures=True)
 
     assert [envelope["data"]["n"] for envelope in seen] == list(range(20))
-    assert taken == rows
+    assert parked is False
     assert ProcessedEvent.objects.filter(consumer="tests.recorder").count() == 20
     # One mark for the whole batch, inside one transaction: not three statements per event.
     marks = [q for q in queries.captured_queries if "events_processedevent" in q["sql"]]
@@ -65,12 +57,11 @@ def test_one_bad_event_is_dead_lettered_alone_and_the_rest_are_processed_once(
     register_subscriber(handler)
     rows = [emit_test_event(owner, n=n) for n in range(6)]
 
-    taken = deliver_rows(rows, wait=_never_wait)
+    deliver_rows(rows, park_failures=False)
 
     # The batch rolled back as a whole, then each event went alone: each effect once.
     assert committed == [0, 1, 2, 4, 5]
     assert ProcessedEvent.objects.filter(consumer="tests.recorder").count() == 5
-    assert taken == rows
     letter = DeadLetter.objects.get()
     assert letter.envelope["data"]["n"] == 3 and "poison" in letter.error
 
@@ -86,24 +77,38 @@ def test_a_consumer_skips_events_of_the_batch_it_already_processed(
     assert seen == [1]
     seen.clear()
 
-    deliver_rows(rows, wait=_never_wait)
+    deliver_rows(rows, park_failures=True)
 
     assert seen == [0, 2, 3]
 
 
-def test_a_stop_during_retries_keeps_the_rest_of_the_batch_pending(
-    owner: User, register_subscriber: Register
+def test_a_bad_event_parks_and_holds_only_its_own_users_later_events(
+    owner: User, outsider: User, register_subscriber: Register
 ) -> None:
+    seen: list[tuple[int, int]] = []
+
     def handler(envelope: Envelope) -> None:
         if envelope["data"]["n"] == 1:
-            raise ValueError("down")
+            raise ValueError("poison")
+        # Counted only if the handler's transaction commits (the batch attempt rolls back).
+        done = (int(envelope["partitionkey"]), envelope["data"]["n"])
+        transaction.on_commit(lambda: seen.append(done))
 
     register_subscriber(handler)
-    rows = [emit_test_event(owner, n=n) for n in range(3)]
+    rows = [emit_test_event(user, n=n) for n in range(3) for user in (owner, outsider)]
 
-    taken = deliver_rows(rows, wait=_stop_waiting)
+    assert deliver_rows(rows, park_failures=True) is True
 
-    assert taken == rows[:1]
+    # The batch failed as a whole; alone, each user's events went in order until its poison,
+    # and each user's event after it waits behind it, never tried.
+    assert seen == [(owner.pk, 0), (outsider.pk, 0)]
+    parked = list(ParkedDelivery.objects.order_by("id").values_list("partition_key", "attempts"))
+    assert parked == [
+        (str(owner.pk), 1),
+        (str(outsider.pk), 1),
+        (str(owner.pk), 0),
+        (str(outsider.pk), 0),
+    ]
     assert not DeadLetter.objects.exists()
 
 

@@ -21,7 +21,13 @@ from tests.conftest import make_user, wait_until
 from tests.webapp.events.conftest import Register, emit_test_event
 from webapp.events import jobs
 from webapp.events.guard import deliver_once
-from webapp.events.models import DeadLetter, OutboxEvent, ProcessedEvent, ScheduledJob
+from webapp.events.models import (
+    DeadLetter,
+    OutboxEvent,
+    ParkedDelivery,
+    ProcessedEvent,
+    ScheduledJob,
+)
 from webapp.events.registry import Envelope, subscriptions_for
 from webapp.events.runtime import set_runtime
 from webapp.events.runtimes.local import LocalRuntime
@@ -29,6 +35,11 @@ from webapp.events.runtimes.local import LocalRuntime
 
 def pending_count() -> int:
     return OutboxEvent.objects.filter(published_at__isnull=True).count()
+
+
+def settled() -> bool:
+    """Nothing left to deliver: no pending row and no retry waiting in the schedule."""
+    return pending_count() == 0 and not ParkedDelivery.objects.exists()
 
 
 @pytest.fixture
@@ -126,7 +137,7 @@ def test_a_handler_that_recovers_within_its_retries_processes_the_event(
     register_subscriber(flaky)
     runtime.start()
     row = emit_test_event(owner)
-    wait_until(lambda: pending_count() == 0)
+    wait_until(settled)
 
     assert len(calls) == 3
     assert all(later - earlier >= 0.05 for earlier, later in itertools.pairwise(calls))
@@ -147,7 +158,7 @@ def test_a_handler_failing_every_retry_leaves_one_dead_letter_and_the_row_publis
     register_subscriber(broken, consumer="tests.broken")
     runtime.start()
     row = emit_test_event(owner)
-    wait_until(lambda: pending_count() == 0)
+    wait_until(settled)
 
     assert len(calls) == 4
     letter = DeadLetter.objects.get()
@@ -155,25 +166,70 @@ def test_a_handler_failing_every_retry_leaves_one_dead_letter_and_the_row_publis
 
 
 @override_settings(EVENT_RETRY_ATTEMPTS=3, EVENT_RETRY_DELAY_SECONDS=30)
-def test_stopping_during_retries_leaves_the_event_pending_for_the_next_start(
+def test_a_failed_event_waits_in_the_schedule_while_other_users_events_flow(
+    runtime: LocalRuntime, owner: User, outsider: User, register_subscriber: Register
+) -> None:
+    """The defect: a poison event slept in its partition, and other users' events in that
+    partition waited (or missed their reminders' grace). Now it waits in a table."""
+    runtime = LocalRuntime(workers=1, relay_tick_seconds=1.0)  # every user in one partition
+    set_runtime(runtime)
+    recorder = Recorder()
+
+    def handler(envelope: Envelope) -> None:
+        if envelope["data"].get("poison"):
+            raise RuntimeError("cannot handle this one")
+        recorder(envelope)
+
+    register_subscriber(handler)
+    runtime.start()
+    try:
+        poison = emit_test_event(owner, poison=True)
+        wait_until(lambda: ParkedDelivery.objects.filter(attempts=1).exists())
+        others = [emit_test_event(outsider, n=n) for n in range(3)]
+        wait_until(lambda: len(recorder.ids()) == 3, timeout=3.0)
+        # The poisoned user's next event waits behind its failed one: order holds per user.
+        behind = emit_test_event(owner, n=99)
+        wait_until(lambda: ParkedDelivery.objects.count() == 2)
+    finally:
+        runtime.stop()
+
+    assert recorder.ids() == [str(row.event_id) for row in others]
+    head, follower = ParkedDelivery.objects.order_by("id")
+    assert (head.event_id, head.attempts, follower.event_id) == (
+        poison.event_id,
+        1,
+        behind.event_id,
+    )
+    assert "cannot handle this one" in head.last_error and follower.next_attempt_at is None
+    assert pending_count() == 0  # both rows are out of the outbox: the schedule holds them
+
+
+@override_settings(EVENT_RETRY_ATTEMPTS=3, EVENT_RETRY_DELAY_SECONDS=0.05)
+def test_once_the_head_goes_through_the_events_parked_behind_it_follow_in_order(
     runtime: LocalRuntime, owner: User, register_subscriber: Register
 ) -> None:
-    calls: list[str] = []
+    recorder = Recorder()
+    failures = iter([True, True])
 
-    def broken(envelope: Envelope) -> None:
-        calls.append(envelope["id"])
-        raise RuntimeError("down")
+    def handler(envelope: Envelope) -> None:
+        if envelope["data"]["n"] == 0 and next(failures, False):
+            raise RuntimeError("not yet")
+        recorder(envelope)
 
-    register_subscriber(broken)
-    runtime.start()
-    emit_test_event(owner)
-    wait_until(lambda: len(calls) == 1)
-
-    started = time.monotonic()
+    register_subscriber(handler)
+    with override_settings(EVENT_RETRY_DELAY_SECONDS=30):
+        runtime.start()
+        rows = [emit_test_event(owner, n=0)]
+        wait_until(lambda: ParkedDelivery.objects.count() == 1)
+        rows += [emit_test_event(owner, n=n) for n in range(1, 4)]
+        wait_until(lambda: ParkedDelivery.objects.count() == 4)
+    # Bring the head's retry forward, as its time had come; a restart picks the schedule up.
     runtime.stop()
+    ParkedDelivery.objects.update(next_attempt_at=timezone.now())
+    runtime.start()
+    wait_until(settled)
 
-    assert time.monotonic() - started < 2.0  # the retry wait is cut short
-    assert pending_count() == 1
+    assert recorder.ids() == [str(row.event_id) for row in rows]
     assert not DeadLetter.objects.exists()
 
 

@@ -15,13 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.events.guard import (
-    Outcome,
-    Waiter,
-    deliver_together,
-    deliver_with_retries,
-    no_wait,
-)
+from webapp.events.guard import deliver_together, deliver_with_retries
 from webapp.events.models import OutboxEvent, ScheduledJob
 from webapp.events.registry import (
     DueJob,
@@ -32,6 +26,7 @@ from webapp.events.registry import (
     subscriptions_for,
 )
 from webapp.events.relay import publish_pending
+from webapp.events.retries import deliver_or_park, park, parked_groups, partition_key
 from webapp.events.runtime import EventRuntime
 
 logger = logging.getLogger(__name__)
@@ -51,46 +46,49 @@ __all__ = [
 ]
 
 
-def deliver_to_subscribers(row: OutboxEvent, *, wait: Waiter | None = None) -> bool:
-    """Offer one event to every subscriber of its topic and type.
-
-    Returns True once every subscriber has taken it (processed, duplicate or dead-lettered);
-    False if `wait` reported a stop in the middle of retries.
-    """
-    return deliver_rows([row], wait=wait or no_wait) == [row]
+def deliver_to_subscribers(row: OutboxEvent, *, park_failures: bool = False) -> None:
+    """Offer one event to every subscriber of its topic and type (see `deliver_rows`)."""
+    deliver_rows([row], park_failures=park_failures)
 
 
-def deliver_rows(rows: Sequence[OutboxEvent], *, wait: Waiter) -> list[OutboxEvent]:
-    """Offer `rows` (in sequence order) to their subscribers; return those every one took.
+def deliver_rows(rows: Sequence[OutboxEvent], *, park_failures: bool) -> bool:
+    """Offer `rows` (in sequence order) to their subscribers, each of which takes every one.
 
     Each subscriber gets its share of the batch in one transaction (`deliver_together`), in
     sequence order, so it still sees each user's events in order. If that transaction fails,
-    the subscriber's events go one by one with the usual retries and dead letters. A stop in
-    the middle of retries leaves every row some subscriber has not taken out of the result:
-    it stays pending, and the guard makes the next delivery a no-op for those that had it.
+    the subscriber's events go one by one. There, with `park_failures` (the runtimes that
+    serve), a failed event goes to the retry schedule and the user's later events for that
+    subscriber wait behind it (retries.py), so no other user waits; without it (the inline
+    runtime of the tests) the event is retried in place, then dead-lettered.
+
+    On return every subscriber has processed, skipped (duplicate), parked or dead-lettered
+    each row; the result says whether a failure was parked (a retry is now scheduled). An
+    exception (the database away) means nothing can be assumed, and the caller
+    delivers the rows again later, which the guard makes safe.
     """
     shares: dict[str, tuple[Subscription, list[OutboxEvent]]] = {}
-    waiting = {row.sequence: 0 for row in rows}
     for row in rows:
         for subscription in subscriptions_for(row.envelope, row.topic):
             shares.setdefault(subscription.consumer, (subscription, []))[1].append(row)
-            waiting[row.sequence] += 1
+    if not shares:
+        return False
+    parked = parked_groups(partition_key(row.envelope) for row in rows) if park_failures else set()
+    known_before = len(parked)
     for subscription, share in shares.values():
-        envelopes = [row.envelope for row in share]
-        if len(share) > 1 and deliver_together(subscription, envelopes):
-            taken = share
-        else:
-            taken = []
-            for row in share:
-                outcome = deliver_with_retries(subscription, row.envelope, wait=wait)
-                if outcome is Outcome.INTERRUPTED:
-                    break
-                taken.append(row)
-        for row in taken:
-            waiting[row.sequence] -= 1
-        if len(taken) < len(share):
-            break
-    return [row for row in rows if waiting[row.sequence] == 0]
+        free: list[OutboxEvent] = []
+        for row in share:
+            if (subscription.consumer, partition_key(row.envelope)) in parked:
+                park(subscription, row.envelope, error=None)
+            else:
+                free.append(row)
+        if len(free) > 1 and deliver_together(subscription, [row.envelope for row in free]):
+            continue
+        for row in free:
+            if park_failures:
+                deliver_or_park(subscription, row.envelope, parked=parked)
+            else:
+                deliver_with_retries(subscription, row.envelope)
+    return len(parked) > known_before
 
 
 def job_save(*, name: str, due_at: datetime, data: dict[str, Any]) -> None:

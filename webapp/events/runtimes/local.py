@@ -6,9 +6,12 @@ Threads:
   that emitted: in this process directly, in others (the web workers of `manage.py serve`,
   management commands) through a datagram the wake-up thread receives (see wakeup.py), and on a
   safety tick;
-- N partition workers run every subscriber through the consumer guard with retries, then mark
-  the row published. A row stays pending until then, so a crash redelivers it at the next
-  start and the guard turns the repeat into a no-op for consumers that already had it;
+- N partition workers run every subscriber through the consumer guard, then mark the row
+  published. A row stays pending until then, so a crash redelivers it at the next start and
+  the guard turns the repeat into a no-op for consumers that already had it. An event a
+  handler fails on is parked in the retry schedule (retries.py) rather than retried in place:
+  the worker goes straight on with the next user's events, and runs the schedule's due
+  retries for its own users between batches, so one user's events stay on one thread;
 - the timer sleeps until the earliest `ScheduledJob`, woken early when a job commits (here or,
   through a wake-up datagram, in another process),
   then fires what is due in batches (one transaction per batch, see `run_due_jobs`), so a
@@ -29,11 +32,13 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from webapp.events.models import OutboxEvent, ScheduledJob
+from webapp.events.registry import subscriptions
 from webapp.events.relay import (
     mark_failed,
     mark_published_many,
     pending_rows_after,
 )
+from webapp.events.retries import retry_due
 from webapp.events.runtime import EventRuntime
 from webapp.events.runtimes.inline import (
     JOB_BATCH,
@@ -73,6 +78,8 @@ class LocalRuntime(EventRuntime):
         self._relay_wake = threading.Event()
         self._timer_wake = threading.Event()
         self._queues: list[queue.SimpleQueue[OutboxEvent | None]] = []
+        # Per partition: when its earliest parked event is due (None: none is waiting).
+        self._retry_at: list[datetime | None] = []
         self._in_flight: set[int] = set()
         self._threads: list[threading.Thread] = []
         self._running = False
@@ -88,12 +95,14 @@ class LocalRuntime(EventRuntime):
             self._stopping = threading.Event()
             self._in_flight = set()
             self._queues = [queue.SimpleQueue() for _ in range(self._workers)]
+            # Each partition looks at the schedule first: retries left from before a restart.
+            self._retry_at = [timezone.now()] * self._workers
             self._threads = [
                 self._thread("event-relay", self._relay_loop),
                 self._thread("event-timer", self._timer_loop),
                 self._thread("event-wakeups", self._receive_wakeups),
                 *(
-                    self._thread(f"event-worker-{index}", self._worker_loop, self._queues[index])
+                    self._thread(f"event-worker-{index}", self._worker_loop, index)
                     for index in range(self._workers)
                 ),
             ]
@@ -151,9 +160,6 @@ class LocalRuntime(EventRuntime):
             {OUTBOX: self._relay_wake.set, JOBS: self._timer_wake.set}, stopping=self._stopping
         )
 
-    def _wait_between_attempts(self, seconds: float) -> bool:
-        return not self._stopping.wait(seconds)
-
     # --- events ------------------------------------------------------------------------------
 
     def outbox_committed(self) -> None:
@@ -166,8 +172,7 @@ class LocalRuntime(EventRuntime):
 
     def publish(self, row: OutboxEvent) -> None:
         """Deliver one row to its subscribers in the calling thread."""
-        if not deliver_to_subscribers(row, wait=self._wait_between_attempts):
-            raise RuntimeError("runtime stopping; delivery interrupted")
+        deliver_to_subscribers(row, park_failures=True)
 
     def _relay_loop(self) -> None:
         while not self._stopping.is_set():
@@ -211,9 +216,18 @@ class LocalRuntime(EventRuntime):
     def _partition_of(self, row: OutboxEvent) -> int:
         return (row.user_id or 0) % self._workers
 
-    def _worker_loop(self, partition: queue.SimpleQueue[OutboxEvent | None]) -> None:
+    def _partition_of_key(self, key: str) -> int:
+        # The envelope's partition key is its row's user id (see outbox.py).
+        return int(key) % self._workers if key.isdigit() else 0
+
+    def _worker_loop(self, index: int) -> None:
+        partition = self._queues[index]
         while True:
-            batch = [partition.get()]
+            self._run_due_retries(index)
+            try:
+                batch = [partition.get(timeout=self._seconds_to_retry(index))]
+            except queue.Empty:
+                continue
             # Take what is already queued too, to mark it published in one statement.
             while len(batch) < WORKER_BATCH and not partition.empty():
                 batch.append(partition.get())
@@ -222,7 +236,7 @@ class LocalRuntime(EventRuntime):
                 rows = []  # stop() was called: what is left stays pending for the next start
             close_old_connections()
             try:
-                self._deliver_batch(rows)
+                self._deliver_batch(rows, index)
             finally:
                 with self._lock:
                     was_full = len(self._in_flight) >= MAX_IN_FLIGHT
@@ -232,21 +246,55 @@ class LocalRuntime(EventRuntime):
             if self._stopping.is_set():
                 return
 
-    def _deliver_batch(self, rows: list[OutboxEvent]) -> None:
-        delivered: list[OutboxEvent] = []
+    @property
+    def _consumers(self) -> list[str]:
+        # Every subscriber runs in this process (read now: tests register their own).
+        return [subscription.consumer for subscription in subscriptions()]
+
+    def _seconds_to_retry(self, index: int) -> float | None:
+        due = self._retry_at[index]
+        if due is None:
+            return None
+        return max(0.0, (due - timezone.now()).total_seconds())
+
+    def _run_due_retries(self, index: int) -> None:
+        due = self._retry_at[index]
+        if due is None or due > timezone.now() or self._stopping.is_set():
+            return
+        close_old_connections()
         try:
-            delivered = deliver_rows(rows, wait=self._wait_between_attempts)
+            done = retry_due(
+                consumers=self._consumers, accept=lambda key: self._partition_of_key(key) == index
+            )
+        except Exception:
+            logger.exception("retry pass failed; trying again shortly")
+            self._retry_at[index] = timezone.now() + timedelta(seconds=1)
+            return
+        self._retry_at[index] = done.next_at
+        if done.outcomes:
+            self._relay_wake.set()  # events the handlers emitted
+
+    def _deliver_batch(self, rows: list[OutboxEvent], index: int) -> None:
+        if not rows:
+            return
+        try:
+            parked_failure = deliver_rows(rows, park_failures=True)
         except Exception as exc:
-            # Not a handler failure (the guard handles those) but e.g. the database going
-            # away: back off and let the relay hand the rows over again.
+            # Not a handler failure (those are parked) but e.g. the database going away:
+            # back off and let the relay hand the rows over again.
             logger.exception("delivery failed", extra={"sequence": rows[0].sequence})
             try:
                 for row in rows:
                     mark_failed(row, exc)
             except Exception:
                 logger.exception("could not record the failure")
+            return
+        if parked_failure:
+            retry_at = timezone.now() + timedelta(seconds=settings.EVENT_RETRY_DELAY_SECONDS)
+            current = self._retry_at[index]
+            self._retry_at[index] = retry_at if current is None else min(current, retry_at)
         try:
-            mark_published_many(delivered)
+            mark_published_many(rows)
         except Exception:
             # The rows stay pending and are delivered again; the guard makes that a no-op.
             logger.exception("could not mark rows published")
