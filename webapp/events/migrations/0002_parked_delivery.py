@@ -4,29 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('events', '0001_initial'),
+        ("events", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ParkedDelivery',
+            name="ParkedDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('consumer', models.CharField(max_length=100)),
-                ('partition_key', models.CharField(blank=True, max_length=100)),
-                ('topic', models.CharField(max_length=100)),
-                ('event_id', models.UUIDField()),
-                ('envelope', models.JSONField()),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("consumer", models.CharField(max_length=100)),
+                ("partition_key", models.CharField(blank=True, max_length=100)),
+                ("topic", models.CharField(max_length=100)),
+                ("event_id", models.UUIDField()),
+                ("envelope", models.JSONField()),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['consumer', 'partition_key', 'id'], name='parked_group_idx')],
-                'constraints': [models.UniqueConstraint(fields=('consumer', 'event_id'), name='parked_once')],
+                "indexes": [
+                    models.Index(
+                        fields=["consumer", "partition_key", "id"], name="parked_group_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("consumer", "event_id"), name="parked_once")
+                ],
             },
         ),
     ]
