@@ -53,9 +53,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     XDG_RUNTIME_DIR=/tmp \
     VAR_DIR=/tmp/var \
     DJANGO_SETTINGS_MODULE=webapp.settings \
-    LOG_JSON=true
+    LOG_JSON=true \
+    METRICS_PORT=9100
 USER 10001:10001
-EXPOSE 8000 50051 9090
+# 8000 the web app, 9100 its /metrics (for Prometheus only: the app port answers it 404),
+# 50051 and 9090 a worker's gRPC app port and its health and metrics port.
+EXPOSE 8000 9100 50051 9090
 # Outside Kubernetes (which uses its own probes): healthy when the web port (8000) or a
 # worker's health port (9090) answers /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

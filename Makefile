@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint typecheck pytest bench bench-api clean-db tools
+.PHONY: run test lint typecheck pytest bench bench-api clean-db tools browser
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
@@ -23,6 +23,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	TODO_EMBEDDED=true DATABASE_URL=postgresql://typecheck@localhost/unused $(BIN)/mypy .
@@ -34,7 +35,12 @@ tools:
 	scripts/fetch-actionlint.sh
 	scripts/fetch-checkov.sh
 
-pytest: $(STAMP) tools
+# Chromium and its driver for the web app's browser tests (tests/dashboard_app): installed with
+# apt-get when run as root (CI); elsewhere, without them, those tests skip.
+browser:
+	scripts/install-browser.sh
+
+pytest: $(STAMP) tools browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest

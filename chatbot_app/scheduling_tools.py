@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.contrib.auth.models import User
 from django.http import Http404
 from pydantic import Field
-from rest_framework.exceptions import ValidationError
 
-from chatbot_app.recurring import (
-    active_series_of,
-    reminder_add_everywhere,
-    reminder_remove_everywhere,
-    task_make_recurring,
-    task_stop_recurring,
-)
-from chatbot_app.tools import (
-    DEFAULT_TOOL_PAGE_SIZE,
-    TaskId,
-    page_of,
-    task_data,
-    tool,
-    validate_with,
-)
+from chatbot_app.tools import DEFAULT_TOOL_PAGE_SIZE, TaskId, task_data, tool, validate_with
 from notifications_app import selectors as notification_selectors
 from notifications_app.serializers import (
     NotificationQuerySerializer,
@@ -32,18 +17,15 @@ from notifications_app.serializers import (
     ReminderInputSerializer,
     ReminderSerializer,
 )
-from recurrence_app.models import RecurringSeries
-from recurrence_app.serializers import (
-    RecurrenceInputSerializer,
-    SeriesSerializer,
-    SeriesUpdateSerializer,
-    check_recurrence,
-)
-from recurrence_app.services import series_update
-from tasks_app.models import Status, Task
+from planning import services as planning
+from planning.serializers import SeriesUpdateSerializer
+from recurrence_app.serializers import RecurrenceInputSerializer, SeriesSerializer
 from tasks_app.selectors import task_get
-from webapp.api.pagination import MAX_PAGE_SIZE
+from webapp.api.pagination import MAX_PAGE_SIZE, page_of
 from webapp.api.serializers import StrictSerializer
+
+AnchorName = Literal["due", "completion"]
+ChannelName = Literal["email", "push", "in_app"]
 
 PRESETS = {
     "daily": "FREQ=DAILY",
@@ -60,14 +42,6 @@ class RecurrenceWrapper(StrictSerializer):
     recurrence = RecurrenceInputSerializer()
 
 
-def _current_instance(task_id: uuid.UUID, series: RecurringSeries) -> Task | None:
-    """The task asked about, or (if a rule change replaced it) the series' next pending one."""
-    return (
-        Task.objects.filter(pk=task_id).first()
-        or Task.objects.filter(series=series, status=Status.PENDING).order_by("occurrence").first()
-    )
-
-
 @tool(title="Make a task repeat", write=True)
 def set_recurring(
     user: User,
@@ -80,47 +54,47 @@ def set_recurring(
         ),
     ],
     timezone: Annotated[
-        str, Field(description="IANA time zone the rule is read in, e.g. Europe/Berlin")
-    ] = "UTC",
+        str | None,
+        Field(
+            description="IANA time zone the rule is read in, e.g. Europe/Berlin (new series: "
+            "UTC unless given; a repeating task keeps its series' zone unless given)"
+        ),
+    ] = None,
     anchor: Annotated[
-        str, Field(description="due: on the calendar; completion: counted from completion")
-    ] = "due",
+        AnchorName | None,
+        Field(
+            description="due: on the calendar; completion: counted from completion (new "
+            "series: due unless given; a repeating task keeps its anchor unless given)"
+        ),
+    ] = None,
     lead_time: Annotated[
         str | None, Field(description="ISO 8601 duration: create each task this early")
     ] = None,
 ) -> dict[str, Any]:
-    """Make a task repeat from its due date; on a task that already repeats, change the rule."""
+    """Make a task repeat from its due date; on a task that already repeats, change the rule.
+
+    The task keeps its id and reminders either way: it is the first instance of the new rule.
+    """
     task = task_get(user=user, task_id=task_id)
+    given = {"timezone": timezone, "anchor": anchor, "lead_time": lead_time}
     recurrence: dict[str, Any] = {
         "rule": PRESETS.get(rule.strip().lower(), rule),
-        "timezone": timezone,
-        "anchor": anchor,
+        **{name: value for name, value in given.items() if value is not None},
     }
-    if lead_time is not None:
-        recurrence["lead_time"] = lead_time
-    series = active_series_of(task)
-    if series is None:
+    if planning.active_series_of(task) is None:
         checked = validate_with(RecurrenceWrapper, {"recurrence": recurrence})["recurrence"]
-        if task.due_at is None:
-            raise ValidationError({"due_at": ["A recurring task needs a due date."]})
-        check_recurrence(checked, dtstart=task.due_at)
-        series = task_make_recurring(task=task, recurrence=checked)
     else:
-        # As `PATCH series/{id}/`: the rule changes for the whole series from now on.
-        changes = validate_with(SeriesUpdateSerializer, recurrence, partial=True)
-        series = series_update(series=series, changes=changes)
-    current = _current_instance(task.pk, series)
-    return {
-        "series": SeriesSerializer(series).data,
-        "task": task_data(current) if current is not None else None,
-    }
+        # As `PATCH series/{id}/`: only what the call gives changes, from now on.
+        checked = validate_with(SeriesUpdateSerializer, recurrence, partial=True)
+    series = planning.task_make_recurring(task=task, recurrence=checked)
+    return {"series": SeriesSerializer(series).data, "task": task_data(task)}
 
 
 @tool(title="Stop a task repeating", write=True)
 def stop_recurring(user: User, task_id: TaskId) -> dict[str, Any]:
     """End a task's series: this task stays as a one-off; no more occurrences are made."""
     task = task_get(user=user, task_id=task_id)
-    series = task_stop_recurring(task=task)
+    series = planning.task_stop_recurring(task=task)
     return {"series": SeriesSerializer(series).data, "task": task_data(task)}
 
 
@@ -136,7 +110,7 @@ def set_reminder(
         str | None, Field(description="an absolute RFC 3339 time instead of 'before'")
     ] = None,
     channels: Annotated[
-        list[str] | None,
+        list[ChannelName] | None,
         Field(description="email, push, in_app; default: the channels on in the user's settings"),
     ] = None,
 ) -> dict[str, Any]:
@@ -153,7 +127,7 @@ def set_reminder(
             if value is not None
         },
     )
-    reminder = reminder_add_everywhere(task=task, spec=spec)
+    reminder = planning.reminder_add_everywhere(task=task, spec=spec)
     return {"reminder": ReminderSerializer(reminder).data, "task": task_data(task)}
 
 
@@ -168,15 +142,18 @@ def remove_reminder(
         raise Http404("No such reminder.") from None
     reminder = notification_selectors.reminder_get(user=user, reminder_id=reminder_uuid)
     task = reminder.task
-    reminder_remove_everywhere(reminder=reminder)
+    planning.reminder_remove_everywhere(reminder=reminder)
     return {"removed": str(reminder_id), "task": task_data(task)}
 
 
 @tool(title="List notifications", write=False)
 def list_notifications(
     user: User,
-    channel: Annotated[str | None, Field(description="email, push or in_app")] = None,
-    status: Annotated[str | None, Field(description="pending, sent, failed or skipped")] = None,
+    channel: Annotated[ChannelName | None, Field(description="email, push or in_app")] = None,
+    status: Annotated[
+        Literal["pending", "sent", "failed", "skipped"] | None,
+        Field(description="pending, sent, failed or skipped"),
+    ] = None,
     page: Annotated[int, Field(description="1-based page number")] = 1,
     page_size: Annotated[int, Field(description=f"1-{MAX_PAGE_SIZE}")] = DEFAULT_TOOL_PAGE_SIZE,
 ) -> dict[str, Any]:

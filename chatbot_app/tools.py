@@ -1,45 +1,53 @@
 """Task tools for a chatbot, on the same serializers and services as the REST API.
 
 Every tool is a plain sync function whose first argument is the calling user; `as_mcp_function`
-turns each into the async, typed callable the MCP server publishes. Input is validated by the
-REST serializers and filters, so a bad value gets the very message the REST API would give; a
-tool error's text is the JSON body of the REST answer (`{"title": ["..."]}`, `{"detail": ...}`).
+turns each into the async, typed callable the MCP server publishes. The tools are an adapter:
+they shape input with the REST serializers and filters and call the apps' services and
+selectors (planning for writes that span apps), so a bad value gets the very message the REST
+API would give. A tool error's text is the JSON body of the REST answer (`{"title": ["..."]}`,
+`{"detail": ...}`), for arguments of the wrong type or unknown to the tool as well.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
-from collections.abc import Callable
+import operator
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import pydantic
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import InvalidPage, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
 from django.http import Http404, QueryDict
+from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 from rest_framework.exceptions import ValidationError
 
 from accounts_app.authentication import WRITE_SCOPE_NEEDED
 from chatbot_app.principal import CredentialRejected, current_principal
+from planning import services as planning
+from planning.serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
 from tasks_app import services
-from tasks_app.filters import TaskFilter
 from tasks_app.models import Task
-from tasks_app.selectors import task_get, task_queryset, with_reminders
-from tasks_app.serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
-from tasks_app.validation import normalize_tags
+from tasks_app.selectors import reminders_load, task_fresh, task_get, task_list
 from webapp.api.errors import as_drf_validation_error
-from webapp.api.pagination import MAX_PAGE_SIZE
+from webapp.api.pagination import MAX_PAGE_SIZE, page_of
 
 ToolFunction = Callable[..., dict[str, Any]]
 
+PriorityName = Literal["low", "medium", "high", "urgent"]
+StatusName = Literal["pending", "completed"]
 TaskId = Annotated[str, Field(description="the task's id (a UUID)")]
-Priority = Annotated[str, Field(description="low, medium, high or urgent")]
+Priority = Annotated[PriorityName, Field(description="low, medium, high or urgent")]
 DueAt = Annotated[
     str | None, Field(description="RFC 3339 time with an offset, e.g. 2026-05-01T09:00:00+02:00")
 ]
@@ -48,9 +56,13 @@ DEFAULT_TOOL_PAGE_SIZE = 20
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """A tool as registered: `function` carries the published signature (see `_published`),
+    `arguments` the strict model its arguments are checked against before it runs."""
+
     function: ToolFunction
     write: bool
     title: str
+    arguments: type[pydantic.BaseModel]
 
     @property
     def name(self) -> str:
@@ -62,10 +74,41 @@ REGISTRY: list[ToolSpec] = []
 
 def tool(*, title: str, write: bool) -> Callable[[ToolFunction], ToolFunction]:
     def register(function: ToolFunction) -> ToolFunction:
-        REGISTRY.append(ToolSpec(function=function, write=write, title=title))
+        signature = inspect.signature(function, eval_str=True)
+        user, *parameters = signature.parameters.values()
+
+        @functools.wraps(function)
+        def published(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            return function(*args, **kwargs)
+
+        # What the MCP server builds its input schema from: every type's schema (enums,
+        # descriptions, defaults), but any value let through to check_arguments.
+        published.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[user, *map(_published, parameters)]
+        )
+        del published.__wrapped__  # so inspect.signature reads __signature__, not the original
+        REGISTRY.append(
+            ToolSpec(
+                function=published,
+                write=write,
+                title=title,
+                arguments=_argument_model(function.__name__, parameters),
+            )
+        )
         return function
 
     return register
+
+
+def check_arguments(spec: ToolSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of a call, checked against the tool's strict model: a value of the wrong
+    JSON type, a missing one or one the tool does not have is a ToolFailure whose body is the
+    REST API's 400 body (`{"priority": ["Input should be 'low', ..."]}`)."""
+    try:
+        checked = spec.arguments.model_validate(dict(raw))
+    except pydantic.ValidationError as exc:
+        raise ToolFailure(argument_errors(exc)) from None
+    return {name: getattr(checked, name) for name in type(checked).model_fields}
 
 
 class ToolFailure(Exception):
@@ -94,6 +137,7 @@ def run_tool(spec: ToolSpec, arguments: dict[str, Any]) -> dict[str, Any]:
         user = User.objects.filter(pk=principal.user_id, is_active=True).first()
         if user is None:
             raise ToolFailure({"detail": "The token's user is inactive."})
+        arguments = check_arguments(spec, arguments)
         try:
             result: dict[str, Any] = _plain(spec.function(user, **arguments))
         except DjangoValidationError as exc:
@@ -107,30 +151,88 @@ def run_tool(spec: ToolSpec, arguments: dict[str, Any]) -> dict[str, Any]:
         close_old_connections()
 
 
-def as_mcp_function(spec: ToolSpec) -> Callable[..., Any]:
-    """The async callable the MCP server registers: the tool's signature without `user`.
+def _published(parameter: inspect.Parameter) -> inspect.Parameter:
+    """The parameter as the SDK sees it: the real type's JSON schema (enums, descriptions,
+    default) for the client, but any value accepted, so the type check is the tool's own and
+    its error the REST API's JSON body rather than the SDK's text."""
+    schema = pydantic.TypeAdapter(parameter.annotation).json_schema()
+    return parameter.replace(annotation=Annotated[Any, WithJsonSchema(schema)])
 
-    The work runs in Django's thread-sensitive executor, the one thread its ORM expects sync
-    code to share, so the server's event loop never blocks on the database. A refusal is
-    returned as an error result whose text is exactly the REST API's JSON error body (raising
-    the SDK's ToolError would prefix the text and spoil the JSON).
+
+def _json_type(annotation: Any) -> Any:
+    """`annotation` with each Literal (an enum in the schema) widened to its value type: the
+    arguments model checks JSON types only, and the value is checked by the REST serializer
+    behind the tool, so a bad choice gets REST's message beside the other fields' errors."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return type(args[0])
+    if origin is Annotated:
+        return Annotated[(_json_type(args[0]), *annotation.__metadata__)]
+    if origin in (types.UnionType, typing.Union):
+        return functools.reduce(operator.or_, map(_json_type, args))
+    if origin is list:
+        return list[_json_type(args[0])]  # type: ignore[misc]
+    return annotation
+
+
+def _argument_model(name: str, parameters: list[inspect.Parameter]) -> type[pydantic.BaseModel]:
+    """The tool's arguments as a strict model: JSON types as the schema gives them (no "7"
+    for 7), and no argument the tool does not have (REST answers an unknown field with 400)."""
+    fields: dict[str, Any] = {
+        parameter.name: (
+            _json_type(parameter.annotation),
+            ... if parameter.default is inspect.Parameter.empty else parameter.default,
+        )
+        for parameter in parameters
+    }
+    config = pydantic.ConfigDict(extra="forbid", strict=True)
+    model: type[pydantic.BaseModel] = pydantic.create_model(
+        f"{name}_arguments", __config__=config, **fields
+    )
+    return model
+
+
+def argument_errors(exc: pydantic.ValidationError) -> dict[str, list[str]]:
+    """Pydantic's errors as the REST API's 400 body: a message per argument."""
+    body: dict[str, list[str]] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "non_field_errors"
+        message = "Unknown field." if error["type"] == "extra_forbidden" else error["msg"] + "."
+        body.setdefault(name, []).append(message)
+    return body
+
+
+def as_mcp_function(spec: ToolSpec) -> Callable[..., Any]:
+    """An async callable for `MCPServer.add_tool` that sees the call's raw arguments (through
+    the SDK's Context), so an argument the tool does not have is refused like REST's unknown
+    field instead of being dropped by the SDK before the tool runs. The work runs in Django's
+    thread-sensitive executor; a refusal is an error result whose text is the JSON body.
     """
-    signature = inspect.signature(spec.function, eval_str=True)
+    signature = inspect.signature(spec.function)
     parameters = list(signature.parameters.values())[1:]
 
-    async def call(**arguments: Any) -> dict[str, Any] | CallToolResult:
+    async def call(ctx: Context, **validated_by_sdk: Any) -> dict[str, Any] | CallToolResult:
+        params = ctx.request_context.params or {}
+        raw = params.get("arguments") or {}
         try:
+            check_arguments(spec, raw)
             result: dict[str, Any] = await sync_to_async(run_tool, thread_sensitive=True)(
-                spec, arguments
+                spec, dict(raw)
             )
         except ToolFailure as failure:
             text = json.dumps(failure.body, ensure_ascii=False)
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         return result
 
+    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
     call.__name__ = spec.name
     call.__doc__ = spec.function.__doc__
-    call.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    call.__signature__ = signature.replace(parameters=[*parameters, context])  # type: ignore[attr-defined]
+    call.__annotations__ = {
+        **{parameter.name: parameter.annotation for parameter in parameters},
+        "ctx": Context,
+        "return": signature.return_annotation,
+    }
     return call
 
 
@@ -138,7 +240,8 @@ def as_mcp_function(spec: ToolSpec) -> Callable[..., Any]:
 
 
 def task_data(task: Task) -> dict[str, Any]:
-    fresh = with_reminders(Task.objects.all()).get(pk=task.pk)
+    fresh = task_fresh(task_id=task.pk)
+    reminders_load([fresh])
     data: dict[str, Any] = TaskSerializer(fresh).data
     return data
 
@@ -153,31 +256,14 @@ def validate_with(
 
 
 def _update(task: Task, data: dict[str, Any]) -> dict[str, Any]:
-    """PATCH semantics: the REST update serializer, then task_update."""
+    """PATCH semantics: the REST update serializer, then the same service as PATCH."""
     changes = validate_with(TaskUpdateSerializer, data, partial=True)
     reminders = changes.pop("reminders", None)
-    return task_data(services.task_update(task=task, changes=changes, reminders=reminders))
+    return task_data(planning.task_update(task=task, changes=changes, reminders=reminders))
 
 
 def _given(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
-
-
-def page_of(rows: Any, *, page: int, page_size: int) -> tuple[Any, dict[str, Any]]:
-    """One page, with the REST API's checks and messages for page and page_size."""
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValidationError({"page_size": [f"Must be between 1 and {MAX_PAGE_SIZE}."]})
-    paginator = Paginator(rows, page_size)
-    try:
-        current = paginator.page(page)
-    except InvalidPage:
-        raise Http404("Invalid page.") from None
-    return current, {
-        "count": paginator.count,
-        "page": page,
-        "page_size": page_size,
-        "has_more": current.has_next(),
-    }
 
 
 # --- tools -------------------------------------------------------------------------------------
@@ -189,7 +275,7 @@ def add_task(
     title: Annotated[str, Field(description="1-200 characters")],
     description: Annotated[str | None, Field(description="up to 5000 characters")] = None,
     priority: Annotated[
-        str | None, Field(description="low, medium (default), high or urgent")
+        PriorityName | None, Field(description="low, medium (default), high or urgent")
     ] = None,
     tags: Annotated[list[str] | None, Field(description="lower-case labels: a-z 0-9 _ -")] = None,
     due_at: DueAt = None,
@@ -197,7 +283,7 @@ def add_task(
     """Create a task for the user and return it."""
     data = _given(title=title, description=description, priority=priority, tags=tags, due_at=due_at)
     validated = validate_with(TaskCreateSerializer, data)
-    return task_data(services.task_create(owner=user, **validated))
+    return task_data(planning.task_create(owner=user, **validated))
 
 
 @tool(title="List tasks", write=False)
@@ -206,9 +292,9 @@ def list_tasks(
     search: Annotated[
         str | None, Field(description="words to find in title, description and tags")
     ] = None,
-    status: Annotated[str | None, Field(description="pending or completed")] = None,
+    status: Annotated[StatusName | None, Field(description="pending or completed")] = None,
     priority: Annotated[
-        list[str] | None, Field(description="any of these priorities (low..urgent)")
+        list[PriorityName] | None, Field(description="any of these priorities (low..urgent)")
     ] = None,
     tags: Annotated[list[str] | None, Field(description="tasks with any of these tags")] = None,
     tags_all: Annotated[list[str] | None, Field(description="tasks with all of these tags")] = None,
@@ -245,10 +331,7 @@ def list_tasks(
     for name, values in {"priority": priority, "tags": tags, "tags_all": tags_all}.items():
         if values:
             query.setlist(name, values)
-    task_filter = TaskFilter(query, queryset=with_reminders(task_queryset(user=user)))
-    if not task_filter.is_valid():
-        raise ValidationError(task_filter.errors)
-    rows, meta = page_of(task_filter.qs, page=page, page_size=page_size)
+    rows, meta = page_of(task_list(user=user, filters=query), page=page, page_size=page_size)
     return {**meta, "results": TaskSerializer(rows, many=True).data}
 
 
@@ -264,7 +347,9 @@ def update_task(
     task_id: TaskId,
     title: Annotated[str | None, Field(description="1-200 characters")] = None,
     description: Annotated[str | None, Field(description="up to 5000 characters")] = None,
-    priority: Annotated[str | None, Field(description="low, medium, high or urgent")] = None,
+    priority: Annotated[
+        PriorityName | None, Field(description="low, medium, high or urgent")
+    ] = None,
     tags: Annotated[list[str] | None, Field(description="replaces all tags")] = None,
     due_at: DueAt = None,
     clear_due_at: Annotated[bool, Field(description="remove the due date")] = False,
@@ -296,7 +381,7 @@ def delete_task(user: User, task_id: TaskId) -> dict[str, Any]:
     """Delete a task (for a recurring task, only this occurrence)."""
     task = task_get(user=user, task_id=task_id)
     deleted = {"id": str(task.pk), "title": task.title}
-    services.task_delete(task=task)
+    planning.task_delete(task=task)
     return {"deleted": deleted}
 
 
@@ -312,17 +397,11 @@ def add_tag(
 ) -> dict[str, Any]:
     """Add one tag to a task (adding a tag it has changes nothing)."""
     task = task_get(user=user, task_id=task_id)
-    return _update(task, {"tags": [*task.tags, tag]})
+    return task_data(services.task_tags_change(task=task, add=[tag]))
 
 
 @tool(title="Remove a tag", write=True)
 def remove_tag(user: User, task_id: TaskId, tag: str) -> dict[str, Any]:
     """Remove one tag from a task."""
     task = task_get(user=user, task_id=task_id)
-    try:
-        (wanted,) = normalize_tags([tag])
-    except DjangoValidationError:
-        wanted = tag
-    if wanted not in task.tags:
-        raise ValidationError({"tag": [f"The task has no tag {tag!r}."]})
-    return _update(task, {"tags": [existing for existing in task.tags if existing != wanted]})
+    return task_data(services.task_tags_change(task=task, remove=[tag]))

@@ -13,6 +13,8 @@ from notifications_app.firing import reminders_fire
 from notifications_app.leases import CHECK_JOB_PREFIX, lease_check
 from notifications_app.scheduling import reminders_cancel, reminders_schedule
 from notifications_app.selectors import task_has_reminders
+from notifications_app.services import series_reminders_apply, series_reminders_inherit
+from recurrence_app.selectors import series_reminder_templates
 from webapp.events import topics
 from webapp.events.registry import DueJob, Envelope, job_batch_handler, job_handler, subscriber
 
@@ -39,6 +41,13 @@ def _task_id(envelope: Envelope) -> str:
 )
 def on_task_operation(envelope: Envelope) -> None:
     task_id = _task_id(envelope)
+    task = envelope["data"]["task"]
+    if envelope["type"] == topics.TASK_CREATED and task.get("series"):
+        # A series instance inherits its series' reminders: the recurrence app makes the
+        # instance, this worker (the reminders' owner) gives it the reminders.
+        series_reminders_inherit(
+            task_id=task_id, templates=series_reminder_templates(series_id=task["series"])
+        )
     if envelope["type"] == topics.TASK_CREATED and not task_has_reminders(task_id=task_id):
         # Most tasks are created without reminders: nothing to schedule, and one small read
         # instead of scheduling's three locking ones.
@@ -53,9 +62,20 @@ def on_task_operation(envelope: Envelope) -> None:
     consumer="notifications.task_modifications",
     app_id=APP_ID,
     topic=topics.TASK_MODIFICATIONS,
-    types=[topics.TASK_UPDATED],
+    types=[topics.TASK_UPDATED, topics.SERIES_UPDATED],
 )
 def on_task_modification(envelope: Envelope) -> None:
+    if envelope["type"] == topics.SERIES_UPDATED:
+        data = envelope.get("data") or {}
+        series_id = (data.get("series") or {}).get("id")
+        if series_id and "reminders" in (data.get("changes") or {}):
+            # The series' reminder templates changed: its unedited pending instances follow.
+            # The series' current templates, not the event's copy, so a late or repeated
+            # event does no harm.
+            templates = series_reminder_templates(series_id=series_id)
+            for task in series_reminders_apply(series_id=series_id, templates=templates):
+                reminders_schedule(task_id=task.pk)
+        return
     # Any update may move the due date or change the reminders; scheduling reads the task's
     # current state, so re-checking after other edits costs a read and changes nothing.
     reminders_schedule(task_id=_task_id(envelope))

@@ -48,6 +48,15 @@ class ReminderInputSerializer(StrictSerializer):
         return attrs
 
 
+class ReminderTemplateSerializer(StrictSerializer):
+    """A reminder every instance inherits: relative to its due time."""
+
+    before = IsoDurationField(max_days=REMINDER_MAX_DAYS)
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=False
+    )
+
+
 class ReminderSerializer(ReadModelSerializer[Reminder]):
     before = IsoDurationField(max_days=REMINDER_MAX_DAYS, allow_null=True, read_only=True)
 

@@ -15,10 +15,12 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_duration
 
 from notifications_app.models import Channel, Device, NotificationSettings, Reminder
 from notifications_app.selectors import notification_settings_for
-from tasks_app.models import Task
+from tasks_app.models import Status, Task
+from tasks_app.services import task_update
 from webapp.timezones import known_time_zone
 
 MAX_REMINDERS_PER_TASK = 10
@@ -127,23 +129,75 @@ def reminders_replace(*, task: Task, specs: Sequence[Mapping[str, Any]]) -> bool
 @transaction.atomic
 def reminder_add(*, task: Task, spec: Mapping[str, Any]) -> Reminder:
     """Add one reminder to a task (an update of the task, with its one updated event)."""
-    from tasks_app.services import task_update
-
     task = Task.objects.select_for_update().get(pk=task.pk)
     existing = list(Reminder.objects.filter(task=task))
     known = {reminder.pk for reminder in existing}
-    task_update(task=task, changes={}, reminders=[*map(reminder_spec, existing), spec])
+    task_reminders_set(task=task, changes={}, specs=[*map(reminder_spec, existing), spec])
     return Reminder.objects.filter(task=task).exclude(pk__in=known).get()
 
 
 @transaction.atomic
 def reminder_delete(*, reminder: Reminder) -> None:
     """Remove one reminder; the worker cancels its job when it sees the task's updated event."""
-    from tasks_app.services import task_update
-
     task = Task.objects.select_for_update().get(pk=reminder.task_id)
     others = Reminder.objects.filter(task=task).exclude(pk=reminder.pk)
-    task_update(task=task, changes={}, reminders=[reminder_spec(other) for other in others])
+    task_reminders_set(task=task, changes={}, specs=[reminder_spec(other) for other in others])
+
+
+@transaction.atomic
+def task_reminders_set(
+    *, task: Task, changes: Mapping[str, Any], specs: Sequence[Mapping[str, Any]] | None
+) -> Task:
+    """Update a task and (unless `specs` is None) make its reminders exactly `specs`, as one
+    change with one updated event: the task's fields are set first, so "before" reminders
+    count from the new due date."""
+    if specs is None:
+        return task_update(task=task, changes=changes)
+    return task_update(
+        task=task,
+        changes=changes,
+        linked={"reminders": lambda locked: reminders_replace(task=locked, specs=specs)},
+    )
+
+
+def series_reminders_inherit(*, task_id: Any, templates: Sequence[Mapping[str, Any]]) -> bool:
+    """Give a new series instance its series' reminders, unless it has some already (the first
+    instance gets the reminders it was created with, in the same transaction). Called by the
+    worker on the instance's created event; returns whether any were written."""
+    if not templates:
+        return False
+    task = Task.objects.select_for_update().filter(pk=task_id).first()
+    if task is None or Reminder.objects.filter(task=task).exists():
+        return False
+    return reminders_replace(task=task, specs=inherited_specs(templates))
+
+
+def series_reminders_apply(*, series_id: Any, templates: Sequence[Mapping[str, Any]]) -> list[Task]:
+    """After a series' reminder templates changed: its pending instances not edited on their
+    own get exactly the new reminders. Returns the tasks whose reminders changed."""
+    changed = []
+    instances = Task.objects.filter(
+        series_id=series_id, status=Status.PENDING, is_exception=False
+    ).order_by("occurrence")
+    for task in instances.select_for_update():
+        if reminders_replace(task=task, specs=inherited_specs(templates)):
+            changed.append(task)
+    return changed
+
+
+def inherited_specs(templates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A series' stored reminder templates (`{"before": "PT1H", "channels": [...]}`) as
+    reminders_replace specs."""
+    specs: list[dict[str, Any]] = []
+    for template in templates:
+        before = parse_duration(str(template.get("before", "")))
+        if before is None:
+            continue
+        spec: dict[str, Any] = {"before": before}
+        if template.get("channels"):
+            spec["channels"] = list(template["channels"])
+        specs.append(spec)
+    return specs
 
 
 def _valid_timezone(name: str) -> str:

@@ -7,7 +7,6 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,6 +24,7 @@ from notifications_app.serializers import (
 )
 from tasks_app.selectors import task_get
 from webapp.api.pagination import PageNumberPagination
+from webapp.api.request import AuthedRequest
 from webapp.api.serializers import ErrorSerializer
 
 BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="a message per bad field")
@@ -40,8 +40,8 @@ class TaskRemindersView(APIView):
         operation_id="tasks_reminders_list",
         responses={200: ReminderSerializer(many=True), 404: _not_found("task")},
     )
-    def get(self, request: Request, task_id: str) -> Response:
-        task = task_get(user=request.user, task_id=task_id)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest, task_id: str) -> Response:
+        task = task_get(user=request.user, task_id=task_id)
         return Response(ReminderSerializer(selectors.reminder_list(task=task), many=True).data)
 
     @extend_schema(
@@ -50,8 +50,8 @@ class TaskRemindersView(APIView):
         request=ReminderInputSerializer,
         responses={201: ReminderSerializer, 400: BAD_REQUEST, 404: _not_found("task")},
     )
-    def post(self, request: Request, task_id: str) -> Response:
-        task = task_get(user=request.user, task_id=task_id)  # type: ignore[arg-type]
+    def post(self, request: AuthedRequest, task_id: str) -> Response:
+        task = task_get(user=request.user, task_id=task_id)
         serializer = ReminderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         reminder = services.reminder_add(task=task, spec=serializer.validated_data)
@@ -62,13 +62,13 @@ class ReminderDetailView(APIView):
     @extend_schema(
         tags=["reminders"], responses={200: ReminderSerializer, 404: _not_found("reminder")}
     )
-    def get(self, request: Request, reminder_id: str) -> Response:
-        reminder = selectors.reminder_get(user=request.user, reminder_id=reminder_id)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest, reminder_id: str) -> Response:
+        reminder = selectors.reminder_get(user=request.user, reminder_id=reminder_id)
         return Response(ReminderSerializer(reminder).data)
 
     @extend_schema(tags=["reminders"], responses={204: None, 404: _not_found("reminder")})
-    def delete(self, request: Request, reminder_id: str) -> Response:
-        reminder = selectors.reminder_get(user=request.user, reminder_id=reminder_id)  # type: ignore[arg-type]
+    def delete(self, request: AuthedRequest, reminder_id: str) -> Response:
+        reminder = selectors.reminder_get(user=request.user, reminder_id=reminder_id)
         services.reminder_delete(reminder=reminder)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -90,11 +90,11 @@ class NotificationListView(APIView):
             404: OpenApiResponse(ErrorSerializer, description="a page past the end"),
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         query = NotificationQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         rows = selectors.notification_list(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             channel=query.validated_data.get("channel"),
             status=query.validated_data.get("status"),
         )
@@ -105,8 +105,8 @@ class NotificationListView(APIView):
 
 class DeviceListView(APIView):
     @extend_schema(tags=["devices"], responses={200: DeviceSerializer(many=True)})
-    def get(self, request: Request) -> Response:
-        devices = selectors.device_list(user=request.user)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest) -> Response:
+        devices = selectors.device_list(user=request.user)
         return Response(DeviceSerializer(devices, many=True).data)
 
     @extend_schema(
@@ -114,11 +114,11 @@ class DeviceListView(APIView):
         request=DeviceInputSerializer,
         responses={201: DeviceSerializer, 200: DeviceSerializer, 400: BAD_REQUEST},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         serializer = DeviceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         device, created = services.device_register(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             **serializer.validated_data,
         )
         return Response(
@@ -129,16 +129,16 @@ class DeviceListView(APIView):
 
 class DeviceDetailView(APIView):
     @extend_schema(tags=["devices"], responses={204: None, 404: _not_found("device")})
-    def delete(self, request: Request, device_id: str) -> Response:
-        device = selectors.device_get(user=request.user, device_id=device_id)  # type: ignore[arg-type]
+    def delete(self, request: AuthedRequest, device_id: str) -> Response:
+        device = selectors.device_get(user=request.user, device_id=device_id)
         services.device_delete(device=device)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class NotificationSettingsView(APIView):
     @extend_schema(tags=["notifications"], responses={200: NotificationSettingsSerializer})
-    def get(self, request: Request) -> Response:
-        prefs = selectors.notification_settings_for(user_id=request.user.pk)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest) -> Response:
+        prefs = selectors.notification_settings_for(user_id=request.user.pk)
         return Response(NotificationSettingsSerializer(prefs).data)
 
     @extend_schema(
@@ -146,9 +146,9 @@ class NotificationSettingsView(APIView):
         request=NotificationSettingsUpdateSerializer,
         responses={200: NotificationSettingsSerializer, 400: BAD_REQUEST},
     )
-    def patch(self, request: Request) -> Response:
+    def patch(self, request: AuthedRequest) -> Response:
         serializer = NotificationSettingsUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes: dict[str, Any] = dict(serializer.validated_data)
-        prefs = services.notification_settings_update(user=request.user, changes=changes)  # type: ignore[arg-type]
+        prefs = services.notification_settings_update(user=request.user, changes=changes)
         return Response(NotificationSettingsSerializer(prefs).data)

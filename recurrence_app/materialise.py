@@ -15,9 +15,8 @@ per-series jitter (see `jitter`), so one instant's jobs do not all fire in the s
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -26,16 +25,13 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_duration
 
 from recurrence_app.metrics import GENERATION_LATENCY, INSTANCES_GENERATED
 from recurrence_app.models import Anchor, RecurringSeries, SeriesStatus
 from recurrence_app.rules import Rule, next_occurrence, parse_rule, zone
-from tasks_app.events import task_payload, task_subject
-from tasks_app.models import Status, Task
-from tasks_app.services import insert_instance
-from webapp.events import jobs, topics
-from webapp.events.outbox import Event, emit_many
+from tasks_app.models import Task
+from tasks_app.services import InstanceRow, insert_instance, insert_instances
+from webapp.events import jobs
 
 BATCH_SIZE = 1000
 # Instances one series may catch up on in one firing (after an outage); the job re-fires
@@ -118,20 +114,6 @@ def instance_fields(series: RecurringSeries, occurrence: datetime) -> dict[str, 
     }
 
 
-def inherited_reminders(series: RecurringSeries) -> list[dict[str, Any]]:
-    """The series' reminder templates as reminders_replace specs (relative ones only)."""
-    specs: list[dict[str, Any]] = []
-    for template in series.reminder_templates:
-        before = parse_duration(str(template.get("before", "")))
-        if before is None:
-            continue
-        spec: dict[str, Any] = {"before": before}
-        if template.get("channels"):
-            spec["channels"] = list(template["channels"])
-        specs.append(spec)
-    return specs
-
-
 def sync_job(series: RecurringSeries) -> None:
     """Make the series' job match the row: scheduled at job_due_at, or gone."""
     if series.status == SeriesStatus.ACTIVE and series.job_due_at is not None:
@@ -157,7 +139,6 @@ def create_instance(series: RecurringSeries, occurrence: datetime, *, trigger: s
                 fields=instance_fields(series, occurrence),
                 series_id=series.id,
                 occurrence=occurrence,
-                reminders=inherited_reminders(series),
             )
     except IntegrityError:
         # Someone not holding the series lock got there first; one instance is what we want.
@@ -262,79 +243,19 @@ def _save_pointers(moved: Sequence[RecurringSeries]) -> None:
 
 
 def _insert_instances(planned: Sequence[tuple[RecurringSeries, datetime]]) -> list[Task]:
-    """Insert instances in one statement (existing ones skipped), then their events and
-    inherited reminders; returns the tasks actually created, in order."""
-    if not planned:
-        return []
-    now = timezone.now()
-    tasks: list[Task] = []
-    for series, occurrence in planned:
-        tasks.append(
-            Task(
-                id=uuid.uuid4(),
+    """Insert the planned instances in one statement (tasks_app's insert_instances); the
+    notifications worker gives them their series' reminders when it consumes their events."""
+    return insert_instances(
+        [
+            InstanceRow(
                 owner_id=series.owner_id,
-                status=Status.PENDING,
                 series_id=series.id,
                 occurrence=occurrence,
-                is_exception=False,
-                created_at=now,
-                updated_at=now,
-                **instance_fields(series, occurrence),
+                title=series.title,
+                description=series.description,
+                priority=series.priority,
+                tags=series.tags,
             )
-        )
-    table = Task._meta.db_table
-    # The whole batch travels as one JSON document: one parameter however big the batch, and
-    # no per-element array escaping on the way. Names come from the model; values are bound.
-    sql = (
-        f"INSERT INTO {table} (id, owner_id, title, description, status, priority, tags, "  # noqa: S608
-        "due_at, completed_at, series_id, occurrence, is_exception, created_at, updated_at) "
-        "SELECT u.id, u.owner_id, u.title, u.description, %s, u.priority, u.tags, "
-        "u.occurrence, NULL, u.series_id, u.occurrence, false, %s, %s "
-        "FROM jsonb_to_recordset(%s::jsonb) AS u(id uuid, owner_id integer, title text, "
-        "description text, priority smallint, tags varchar(32)[], series_id uuid, "
-        "occurrence timestamptz) "
-        "ON CONFLICT DO NOTHING RETURNING id"
-    )
-    rows = [
-        {
-            "id": str(task.id),
-            "owner_id": task.owner_id,
-            "title": task.title,
-            "description": task.description,
-            "priority": int(task.priority),
-            "tags": list(task.tags),
-            "series_id": str(task.series_id),
-            "occurrence": task.occurrence.isoformat() if task.occurrence else None,
-        }
-        for task in tasks
-    ]
-    params: list[Any] = [Status.PENDING.value, now, now, json.dumps(rows)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = {row[0] for row in cursor.fetchall()}
-    created = [task for task in tasks if task.id in inserted]
-    with_reminders = {series.id: series for series, _ in planned if series.reminder_templates}
-    if with_reminders:
-        from notifications_app.services import reminders_replace
-
-        for task in created:
-            series_of_task = with_reminders.get(task.series_id)  # type: ignore[arg-type]
-            if series_of_task is not None:
-                reminders_replace(task=task, specs=inherited_reminders(series_of_task))
-    emit_created(created)
-    return created
-
-
-def emit_created(tasks: Iterable[Task]) -> None:
-    """One `todo.task.created.v1` per task, written to the outbox in one statement."""
-    emit_many(
-        [
-            Event(
-                type=topics.TASK_CREATED,
-                subject=task_subject(task),
-                data={"task": task_payload(task)},
-                user_id=task.owner_id,
-            )
-            for task in tasks
+            for series, occurrence in planned
         ]
     )

@@ -4,8 +4,12 @@ Expansion runs on naive wall-clock times in the series' zone, so "every day at 0
 Europe/Berlin" stays at 09:00 local across DST, and each occurrence is then converted to UTC:
 
 - a wall time that does not exist (spring forward) is read with the offset in force before the
-  gap, which moves it forward by the gap (02:30 becomes 03:30), as RFC 5545 section 3.3.5 says;
-- an ambiguous wall time (fall back) takes its first instance (the DST offset).
+  gap, which moves it forward by the gap (02:30 becomes 03:30), as RFC 5545 section 3.3.5 says
+  (section 3.3.10 would drop it instead; Google Calendar and ical.net 5 move it, as here);
+- an ambiguous wall time (fall back) takes its first instance (the DST offset);
+- the occurrences are instants: one that a gap moved onto another occurrence's instant is
+  dropped (HOURLY across the gap gives 00:00Z, 01:00Z, 02:00Z, not 01:00Z twice), one that a
+  gap moved past later wall times is put back in time order, and COUNT counts distinct instants.
 
 DTSTART always counts as the first occurrence (RFC 5545 section 3.8.5.3), even when it does not
 match the rule; the rule's COUNT then includes it.
@@ -13,6 +17,7 @@ match the rule; the rule's COUNT then includes it.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,12 +33,12 @@ from webapp.timezones import known_time_zone
 
 MAX_COUNT = 1000
 MAX_LEAD_TIME = timedelta(days=366)
-# How far ahead validation looks for a rule's next occurrence (Feb 29 recurs within 8 years).
+# How far from now a series may start (services); the sample span of the density check.
 SEARCH_HORIZON = timedelta(days=366 * 10)
 ANCHORS = ("due", "completion")
 # Sub-minute and minute-level rules would flood a user's list and the database.
 FORBIDDEN_FREQ = {"SECONDLY": "every second", "MINUTELY": "every minute"}
-FORBIDDEN_PARTS = {"BYSECOND", "DTSTART", "TZID"}
+FORBIDDEN_PARTS = {"DTSTART", "TZID"}
 # ...and not through BY parts either (FREQ=HOURLY;BYMINUTE=0,15,30,45): occurrences of a rule
 # come at least this far apart, checked on its first DENSITY_SAMPLE occurrences.
 MIN_GAP = timedelta(hours=1)
@@ -43,8 +48,10 @@ DENSITY_SAMPLE = 200
 _PART_RE = re.compile(r"[A-Z]+=[A-Z0-9,+-]+")
 # UNTIL stays far enough from the year 9999 to be converted to any zone and compared.
 _UNTIL_MAX_YEAR = 8999
-# Calendar steps (months; periods for MONTHLY and YEARLY) a walk may take without finding an
-# occurrence: more than SEARCH_HORIZON, so any rule that passed validation keeps matching.
+# Calendar steps a walk may take without finding an occurrence: months for WEEKLY and shorter
+# (Feb 29 recurs within 8 years), periods for MONTHLY and YEARLY (so YEARLY;INTERVAL=100 takes
+# one step per occurrence). This, not a time horizon, bounds the walk of a rule that stops
+# matching.
 _MAX_IDLE_STEPS = 12 * 11
 _UNTIL_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?$")
 # How far back an expansion starts before the instant asked about: wider than any UTC offset
@@ -69,10 +76,6 @@ class Rule:
     freq: str
     count: int | None
     until: datetime | None  # aware UTC, inclusive
-
-    @property
-    def is_finite(self) -> bool:
-        return self.count is not None or self.until is not None
 
 
 def zone(name: str) -> ZoneInfo:
@@ -207,32 +210,27 @@ def check_has_future(
     """Refuse a rule that ends before `now`, that never matches after DTSTART (31 February)
     or whose every future occurrence is excluded.
 
-    The search stops SEARCH_HORIZON after the later of now and DTSTART, so a rule that can
-    never match does not walk the calendar to the year 9999.
+    No time horizon: YEARLY;INTERVAL=100 has its next occurrence a century on. What bounds the
+    search is the walk itself (_BoundedRRule): a rule that finds no occurrence within
+    _MAX_IDLE_STEPS calendar steps is taken to have ended, so one that can never match does not
+    walk the calendar to the year 9999.
     """
     if rule.until is not None and rule.until < now:
         raise RecurrenceError("rule", "End date must be in the future.")
     if rule.until is not None and rule.until < dtstart:
         raise RecurrenceError("rule", "End date must not be before the first due date.")
-    horizon = max(now, dtstart) + SEARCH_HORIZON
-    bounded = Rule(
-        text=rule.text,
-        freq=rule.freq,
-        count=None,
-        until=horizon if rule.until is None else min(rule.until, horizon),
-    )
     # Whether the rule matches at all is asked without its UNTIL: an UNTIL that leaves DTSTART
     # as the only occurrence is as fine as COUNT=1.
-    open_ended = Rule(text=rule.text, freq=rule.freq, count=None, until=horizon)
+    open_ended = Rule(text=rule.text, freq=rule.freq, count=None, until=None)
     moments = iter_occurrences(rule=open_ended, tz=tz, dtstart=dtstart)
     next(moments)  # DTSTART
     if rule.count != 1 and next(moments, None) is None:
         raise RecurrenceError("rule", "The rule has no occurrence in the future.")
-    # A rule that matches once within the horizon keeps matching, so a COUNT walk ends soon.
-    searched = rule if rule.count is not None else bounded
+    # The rule matches, so this walk ends at its first unexcluded occurrence after now, at its
+    # COUNT or UNTIL, or when the idle bound gives up.
     if (
         next_occurrence(
-            rule=searched, tz=tz, dtstart=dtstart, after=now, excluded=excluded, inclusive=True
+            rule=rule, tz=tz, dtstart=dtstart, after=now, excluded=excluded, inclusive=True
         )
         is None
     ):
@@ -326,25 +324,54 @@ def _rrule(rule: Rule, tz: ZoneInfo, wall_start: datetime, *, count: int | None)
     return based
 
 
-def iter_occurrences(*, rule: Rule, tz: ZoneInfo, dtstart: datetime) -> Iterator[datetime]:
-    """Every occurrence in UTC, in order, DTSTART first (no exclusions applied)."""
-    wall_start = to_wall(dtstart, tz)
-    expansion = _rrule(rule, tz, wall_start, count=None)
-    start_matches = expansion.after(wall_start, inc=True) == wall_start
-    count = rule.count
-    if count is not None and not start_matches:
-        # DTSTART is the first of COUNT occurrences even when the rule would not produce it.
-        count -= 1
-    yield dtstart
-    if count == 0:
-        return
-    for wall in _rrule(rule, tz, wall_start, count=count):
-        if wall == wall_start:
-            continue
+def _instants(walls: Iterable[datetime], tz: ZoneInfo) -> Iterator[datetime]:
+    """The UTC instants of increasing wall times in `tz`: strictly increasing, each once.
+
+    Wall order is instant order except across a DST gap: a wall time in the gap is moved
+    forward by the gap, onto or past wall times just after it (01:30 in a 01:00-02:00 gap is
+    02:30 after it). Such an instant is held until a later wall time's instant reaches it:
+    those that come first are given first, and one on the same instant is given once.
+    """
+    held: list[datetime] = []  # a heap: instants of wall times a gap moved forward
+    last: datetime | None = None
+    for wall in walls:
         moment = to_utc(wall, tz)
+        while held and held[0] <= moment:
+            early = heapq.heappop(held)
+            if early < moment and (last is None or early > last):
+                last = early
+                yield early
+        if to_wall(moment, tz) != wall:
+            heapq.heappush(held, moment)
+        elif last is None or moment > last:
+            last = moment
+            yield moment
+    for early in sorted(held):
+        if last is None or early > last:
+            last = early
+            yield early
+
+
+def iter_occurrences(*, rule: Rule, tz: ZoneInfo, dtstart: datetime) -> Iterator[datetime]:
+    """Every occurrence in UTC, in order, DTSTART first (no exclusions applied).
+
+    COUNT counts instants, DTSTART included whether or not the rule would produce it (RFC
+    5545 3.8.5.3), so it is applied here rather than by dateutil, which counts wall times.
+    """
+    wall_start = to_wall(dtstart, tz)
+    yield dtstart
+    given = 1
+    if rule.count is not None and given >= rule.count:
+        return
+    for moment in _instants(_rrule(rule, tz, wall_start, count=None), tz):
+        if moment <= dtstart:
+            continue
         if rule.until is not None and moment > rule.until:
             return
         yield moment
+        given += 1
+        if rule.count is not None and given >= rule.count:
+            return
 
 
 def occurrences_after(
@@ -420,8 +447,7 @@ def _occurrences_from(
         return
     expansion = _rrule(rule, tz, wall_start, count=None)
     resume = max(wall_start, to_wall(after - _WALL_MARGIN, tz))
-    for wall in expansion.xafter(resume, inc=True):
-        moment = to_utc(wall, tz)
+    for moment in _instants(expansion.xafter(resume, inc=True), tz):
         if rule.until is not None and moment > rule.until:
             return
         yield moment
@@ -448,11 +474,8 @@ def next_from_completion(
         restart = datetime.combine(done_wall.date(), start_wall.time())
         threshold = datetime.combine(done_wall.date(), time.max)
     expansion = _rrule(rule, tz, restart, count=None)
-    wall = expansion.after(threshold, inc=False)
-    if wall is None:
-        return None
-    moment = to_utc(wall, tz)
-    if rule.until is not None and moment > rule.until:
+    moment = next(_instants(expansion.xafter(threshold, inc=False), tz), None)
+    if moment is None or (rule.until is not None and moment > rule.until):
         return None
     return moment
 
@@ -468,14 +491,11 @@ def restart_from(
     wall_start = to_wall(wall_time_of, tz)
     open_ended = Rule(text=rule.text, freq=rule.freq, count=None, until=rule.until)
     expansion = _rrule(open_ended, tz, wall_start, count=None)
-    wall = expansion.after(to_wall(now - _WALL_MARGIN, tz), inc=True)
-    while wall is not None:
-        moment = to_utc(wall, tz)
+    for moment in _instants(expansion.xafter(to_wall(now - _WALL_MARGIN, tz), inc=True), tz):
         if rule.until is not None and moment > rule.until:
             return None
         if moment >= now:
             return moment
-        wall = expansion.after(wall, inc=False)
     return None
 
 

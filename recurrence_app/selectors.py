@@ -29,6 +29,16 @@ def series_get(*, user: User, series_id: object) -> RecurringSeries:
         raise Http404("No series matches the given query.") from None
 
 
+def series_reminder_templates(*, series_id: uuid.UUID | str) -> list[dict[str, object]]:
+    """The reminder templates a series' instances inherit (none if the series is gone)."""
+    templates = (
+        RecurringSeries.objects.filter(pk=series_id)
+        .values_list("reminder_templates", flat=True)
+        .first()
+    )
+    return list(templates or [])
+
+
 def series_occurrences(
     *, series: RecurringSeries, limit: int, now: datetime | None = None
 ) -> list[datetime]:

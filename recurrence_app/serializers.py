@@ -1,18 +1,16 @@
-"""API shapes of recurring series. Shape only; the rules live in rules.py and services.py."""
+"""API shapes of recurring series. Shape only; the rules live in rules.py and services.py.
+
+A series edit's `reminders` (templates of reminders, the notifications app's shape) is added
+by planning.serializers.SeriesUpdateSerializer."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
-from django.utils import timezone
 from rest_framework import serializers
 
-from notifications_app.models import Channel
-from notifications_app.services import MAX_BEFORE
 from recurrence_app.models import Anchor, RecurringSeries
-from recurrence_app.rules import MAX_LEAD_TIME, RecurrenceError
-from recurrence_app.services import validate_recurrence
+from recurrence_app.rules import MAX_LEAD_TIME
 from tasks_app.fields import TagField, TitleField
 from tasks_app.models import Priority
 from tasks_app.validation import DESCRIPTION_MAX, MAX_TAGS
@@ -32,30 +30,6 @@ class RecurrenceInputSerializer(StrictSerializer):
     timezone = TimeZoneField(default="UTC")
     anchor = serializers.ChoiceField(choices=Anchor.choices, default=Anchor.DUE)
     lead_time = IsoDurationField(max_days=MAX_LEAD_TIME.days, required=False)
-
-
-def check_recurrence(recurrence: dict[str, Any], *, dtstart: datetime) -> None:
-    """Run the rule checks for a new series starting at `dtstart`; a 400 under `recurrence`."""
-    try:
-        validate_recurrence(
-            rule=recurrence["rule"],
-            timezone_name=recurrence.get("timezone", "UTC"),
-            anchor=recurrence.get("anchor", Anchor.DUE),
-            lead_time=recurrence.get("lead_time") or timedelta(0),
-            dtstart=dtstart,
-            now=timezone.now(),
-        )
-    except RecurrenceError as exc:
-        raise serializers.ValidationError({"recurrence": {exc.field: [exc.message]}}) from exc
-
-
-class ReminderTemplateSerializer(StrictSerializer):
-    """A reminder every instance inherits: relative to its due time."""
-
-    before = IsoDurationField(max_days=MAX_BEFORE.days)
-    channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=Channel.choices), required=False, allow_empty=False
-    )
 
 
 class SeriesSerializer(serializers.ModelSerializer[RecurringSeries]):
@@ -104,7 +78,6 @@ class SeriesUpdateSerializer(StrictSerializer):
     )
     priority = NamedChoiceField(names=PRIORITY_NAMES, required=False)
     tags = serializers.ListField(child=TagField(), max_length=MAX_TAGS, required=False)
-    reminders = ReminderTemplateSerializer(many=True, required=False)
     rule = serializers.CharField(max_length=500, required=False)
     timezone = TimeZoneField(required=False)
     anchor = serializers.ChoiceField(choices=Anchor.choices, required=False)

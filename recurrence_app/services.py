@@ -21,7 +21,6 @@ from recurrence_app.events import series_payload, series_subject
 from recurrence_app.materialise import (
     create_instance,
     following,
-    inherited_reminders,
     rule_of,
     set_pointer,
 )
@@ -42,16 +41,24 @@ from recurrence_app.rules import (
     to_wall,
     zone,
 )
-from tasks_app.events import task_payload, task_subject
 from tasks_app.models import Priority, Status, Task
-from tasks_app.services import insert_instance
+from tasks_app.services import (
+    insert_instance,
+    instances_apply_template,
+    instances_delete,
+    pending_instances_locked,
+    task_set_series,
+)
 from tasks_app.validation import clean_title, normalize_tags
+from webapp.api.errors import NestedValidationError
 from webapp.events import topics
 from webapp.events.outbox import emit
 
 TEMPLATE_FIELDS = ("title", "description", "priority", "tags")
 RULE_FIELDS = ("rule", "timezone", "anchor", "lead_time")
 EDITABLE_FIELDS = (*TEMPLATE_FIELDS, "reminders", *RULE_FIELDS)
+# The one wording of the rule, whichever way a recurrence reaches a task without a due date.
+NEEDS_DUE_DATE = "A recurring task needs a due date."
 
 
 def _emit_series(event_type: str, series: RecurringSeries, **extra: Any) -> None:
@@ -63,17 +70,17 @@ def _emit_series(event_type: str, series: RecurringSeries, **extra: Any) -> None
     )
 
 
-def _emit_task(event_type: str, task: Task, **extra: Any) -> None:
-    emit(
-        type=event_type,
-        subject=task_subject(task),
-        data={"task": task_payload(task), **extra},
-        user_id=task.owner_id,
-    )
-
-
 def _locked(series_id: uuid.UUID | str) -> RecurringSeries:
     return RecurringSeries.objects.select_for_update().get(pk=series_id)
+
+
+def series_lock(*, series_id: uuid.UUID | str) -> RecurringSeries | None:
+    """Lock a series row for the caller's transaction (None if it is gone).
+
+    The one lock order: a series before its tasks. A writer that will touch both (deleting an
+    instance, detaching one) takes this first, as series_update and series_delete do.
+    """
+    return RecurringSeries.objects.select_for_update().filter(pk=series_id).first()
 
 
 def stored_rule(text: str) -> str:
@@ -132,6 +139,56 @@ def whole_seconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
+def _checked_series(
+    *,
+    owner_id: int,
+    template: Mapping[str, Any],
+    recurrence: Mapping[str, Any],
+    reminders: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> RecurringSeries:
+    """A new series row (not saved) from a template and a recurrence, every rule checked.
+
+    Errors are ValidationErrors keyed `due_at` or `recurrence: {field: [...]}`, the shape
+    `POST tasks/` answers with; nothing is written.
+    """
+    dtstart = template.get("due_at")
+    if dtstart is None:
+        raise ValidationError({"due_at": [NEEDS_DUE_DATE]})
+    dtstart = whole_seconds(dtstart)
+    lead_time = recurrence.get("lead_time") or timedelta(0)
+    timezone_name = str(recurrence.get("timezone") or "UTC")
+    anchor = str(recurrence.get("anchor") or Anchor.DUE)
+    try:
+        validate_recurrence(
+            rule=str(recurrence.get("rule", "")),
+            timezone_name=timezone_name,
+            anchor=anchor,
+            lead_time=lead_time,
+            dtstart=dtstart,
+            now=now,
+        )
+    except RecurrenceError as exc:
+        raise NestedValidationError({"recurrence": {exc.field: [exc.message]}}) from exc
+    series = RecurringSeries(
+        owner_id=owner_id,
+        title=clean_title(template["title"]),
+        description=template.get("description", ""),
+        priority=Priority(template.get("priority", Priority.MEDIUM)),
+        tags=normalize_tags(template.get("tags", ())),
+        reminder_templates=reminder_templates(reminders),
+        rule=stored_rule(str(recurrence["rule"])),
+        timezone=timezone_name,
+        dtstart=dtstart,
+        anchor=anchor,
+        lead_time=lead_time,
+    )
+    if series.anchor == Anchor.DUE:
+        # Occurrences already past when the series is made are not back-filled.
+        set_pointer(series, following(series, max(dtstart, now), inclusive=dtstart < now))
+    return series
+
+
 @transaction.atomic
 def series_create(
     *,
@@ -143,50 +200,75 @@ def series_create(
 ) -> RecurringSeries:
     """Create a series and its first instance, due at DTSTART (the template's `due_at`).
 
-    Validation errors come keyed `recurrence` (or `due_at`) and write nothing.
+    `reminders` become the series' reminder templates (its relative ones); the instances'
+    reminder rows are the notifications app's to write (planning does it for the first
+    instance, the notifications worker for later ones). Errors write nothing.
     """
-    now = now or timezone.now()
-    dtstart = template.get("due_at")
-    if dtstart is None:
-        raise ValidationError({"due_at": ["A recurring task needs a due date."]})
-    dtstart = whole_seconds(dtstart)
-    lead_time = recurrence.get("lead_time") or timedelta(0)
-    try:
-        validate_recurrence(
-            rule=str(recurrence.get("rule", "")),
-            timezone_name=str(recurrence.get("timezone") or "UTC"),
-            anchor=str(recurrence.get("anchor") or Anchor.DUE),
-            lead_time=lead_time,
-            dtstart=dtstart,
-            now=now,
-        )
-    except RecurrenceError as exc:
-        raise ValidationError({"recurrence": [exc.message]}) from exc
-    series = RecurringSeries(
-        owner=owner,
-        title=clean_title(template["title"]),
-        description=template.get("description", ""),
-        priority=Priority(template.get("priority", Priority.MEDIUM)),
-        tags=normalize_tags(template.get("tags", ())),
-        reminder_templates=reminder_templates(reminders),
-        rule=stored_rule(str(recurrence["rule"])),
-        timezone=str(recurrence.get("timezone") or "UTC"),
-        dtstart=dtstart,
-        anchor=str(recurrence.get("anchor") or Anchor.DUE),
-        lead_time=lead_time,
+    series = _checked_series(
+        owner_id=owner.pk,
+        template=template,
+        recurrence=recurrence,
+        reminders=reminders,
+        now=now or timezone.now(),
     )
-    if series.anchor == Anchor.DUE:
-        # Occurrences already past when the series is made are not back-filled.
-        set_pointer(series, following(series, max(dtstart, now), inclusive=dtstart < now))
     series.save()
     _emit_series(topics.SERIES_CREATED, series)
     insert_instance(
         owner_id=owner.pk,
-        fields={**{field: getattr(series, field) for field in TEMPLATE_FIELDS}, "due_at": dtstart},
+        fields={
+            **{field: getattr(series, field) for field in TEMPLATE_FIELDS},
+            "due_at": series.dtstart,
+        },
         series_id=series.id,
-        occurrence=dtstart,
-        reminders=reminders,
+        occurrence=series.dtstart,
     )
+    return series
+
+
+@transaction.atomic
+def series_create_from_task(
+    *,
+    task: Task,
+    recurrence: Mapping[str, Any],
+    reminders: Sequence[Mapping[str, Any]] = (),
+    now: datetime | None = None,
+) -> RecurringSeries:
+    """Start a series whose first instance is `task` itself (it keeps its id and reminders).
+
+    What a chatbot user means by "make this repeat". `reminders` are the task's reminders as
+    specs; their relative ones become the series' templates.
+    """
+    current = None if task.series_id is None else series_lock(series_id=task.series_id)
+    if current is not None and current.status == SeriesStatus.ACTIVE:
+        raise ValidationError({"task_id": ["This task already repeats."]})
+    if task.status != Status.PENDING:
+        raise ValidationError({"task_id": ["Reopen the task before making it repeat."]})
+    template = {field: getattr(task, field) for field in (*TEMPLATE_FIELDS, "due_at")}
+    series = _checked_series(
+        owner_id=task.owner_id,
+        template=template,
+        recurrence=recurrence,
+        reminders=reminders,
+        now=now or timezone.now(),
+    )
+    series.save()
+    _emit_series(topics.SERIES_CREATED, series)
+    task_set_series(task=task, series_id=series.id, occurrence=series.dtstart)
+    return series
+
+
+@transaction.atomic
+def series_detach_task(*, task: Task) -> RecurringSeries:
+    """End the task's series but keep the task, as a one-off task.
+
+    The series ends as `DELETE series/{id}` ends it. Lock order: the series, then the task.
+    """
+    series = None if task.series_id is None else series_lock(series_id=task.series_id)
+    if series is None or series.status != SeriesStatus.ACTIVE:
+        raise ValidationError({"task_id": ["This task does not repeat."]})
+    task_set_series(task=task, series_id=None, occurrence=None)
+    series_delete(series=series)
+    series.refresh_from_db()
     return series
 
 
@@ -201,22 +283,27 @@ def series_exclude_occurrence(*, series_id: uuid.UUID | str, occurrence: datetim
 
 
 def _pending_instances(series: RecurringSeries, *, exceptions: bool) -> list[Task]:
-    instances = Task.objects.select_for_update().filter(series=series, status=Status.PENDING)
-    if not exceptions:
-        instances = instances.filter(is_exception=False)
-    return list(instances.order_by("occurrence"))
+    return pending_instances_locked(series_id=series.id, exceptions=exceptions)
 
 
 @transaction.atomic
 def series_update(
-    *, series: RecurringSeries, changes: Mapping[str, Any], now: datetime | None = None
+    *,
+    series: RecurringSeries,
+    changes: Mapping[str, Any],
+    now: datetime | None = None,
+    keep: Task | None = None,
 ) -> RecurringSeries:
     """Edit the series from now on.
 
     Template changes update its pending instances that were not edited on their own; a rule or
     time-zone change deletes those of them due from now on and starts the new rule from now
-    (at the series' local time of day), creating its first instance in their place. Errors are
-    keyed by the field sent and change nothing. A change that alters nothing emits nothing.
+    (at the series' local time of day), creating its first instance in their place. `keep` is
+    an instance the caller holds on to (the chatbot's "this task"): instead of being replaced
+    it becomes that first instance, keeping its id and reminders. Reminder template changes
+    reach the instances through the series' updated event (the notifications worker writes
+    reminders). Errors are keyed by the field sent and change nothing. A change that alters
+    nothing emits nothing.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -247,13 +334,18 @@ def series_update(
         setattr(series, field if field != "reminders" else "reminder_templates", new)
     series.dtstart = new_dtstart
     template_diff = {key: value for key, value in diff.items() if key in TEMPLATE_FIELDS}
-    if template_diff or "reminders" in diff:
-        _apply_template(series, template_diff, reminders_changed="reminders" in diff)
-    replaced = _replace_pending(series, now=now) if rule_changed else 0
+    if template_diff:
+        instances_apply_template(
+            series_id=series.id, values={field: getattr(series, field) for field in template_diff}
+        )
+    replaced, kept = _replace_pending(series, now=now, keep=keep) if rule_changed else (0, None)
     if rule_changed:
         if new_dtstart != old_dtstart:
             diff["dtstart"] = {"old": old_dtstart, "new": new_dtstart}
-        if replaced:
+        taken = Task.objects.filter(series=series, occurrence=new_dtstart).exists()
+        if kept is not None and not taken:
+            task_set_series(task=kept, series_id=series.id, occurrence=new_dtstart)
+        elif replaced and kept is None:
             create_instance(series, new_dtstart, trigger="edit")
         _repoint(series, after=new_dtstart, inclusive=not replaced)
     elif old_anchor != series.anchor:
@@ -311,43 +403,20 @@ def _new_start(series: RecurringSeries, cleaned: Mapping[str, Any], *, now: date
     return start
 
 
-def _apply_template(
-    series: RecurringSeries, template_diff: Mapping[str, Any], *, reminders_changed: bool
-) -> None:
-    """Carry template edits to pending instances not edited on their own (one event each)."""
-    for task in _pending_instances(series, exceptions=False):
-        changes = {
-            field: {"old": _shown(field, getattr(task, field)), "new": _shown(field, value)}
-            for field, value in ((f, getattr(series, f)) for f in template_diff)
-            if getattr(task, field) != value
-        }
-        for field in changes:
-            setattr(task, field, getattr(series, field))
-        changed_reminders = False
-        if reminders_changed:
-            from notifications_app.services import reminders_replace
-
-            changed_reminders = reminders_replace(task=task, specs=inherited_reminders(series))
-        if not changes and not changed_reminders:
-            continue
-        if changes:
-            task.save(update_fields=[*changes, "updated_at"])
-        if changed_reminders:
-            changes["reminders"] = {"old": None, "new": None}
-        _emit_task(topics.TASK_UPDATED, task, changes=changes)
-
-
-def _replace_pending(series: RecurringSeries, *, now: datetime) -> int:
-    """Delete the pending, unedited instances due from now on; returns how many."""
+def _replace_pending(
+    series: RecurringSeries, *, now: datetime, keep: Task | None
+) -> tuple[int, Task | None]:
+    """Delete the pending, unedited instances due from now on, except `keep` (returned when
+    it is one of them, for the caller to move to the new start); returns how many went."""
     doomed = [
         task
         for task in _pending_instances(series, exceptions=False)
         if task.occurrence is not None and task.occurrence >= now
     ]
-    for task in doomed:
-        _emit_task(topics.TASK_DELETED, task)
-        task.delete()
-    return len(doomed)
+    kept = next((task for task in doomed if keep is not None and task.pk == keep.pk), None)
+    gone = [task for task in doomed if task is not kept]
+    instances_delete(tasks=gone)
+    return len(gone) + (kept is not None), kept
 
 
 def _repoint(series: RecurringSeries, *, after: datetime, inclusive: bool) -> None:
@@ -373,9 +442,7 @@ def series_delete(*, series: RecurringSeries) -> None:
     series = _locked(series.pk)
     if series.status == SeriesStatus.DELETED:
         return
-    for task in _pending_instances(series, exceptions=True):
-        _emit_task(topics.TASK_DELETED, task)
-        task.delete()
+    instances_delete(tasks=_pending_instances(series, exceptions=True))
     series.status = SeriesStatus.DELETED
     set_pointer(series, None)
     series.save(update_fields=["status", "next_occurrence", "job_due_at", "updated_at"])

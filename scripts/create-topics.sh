@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates the application's Kafka topics and their dead-letter topics (idempotent).
 #
-#   scripts/create-topics.sh local   # Minikube: runs kafka-topics.sh inside the broker pod
+#   scripts/create-topics.sh local   # Minikube: applies the KafkaTopic resources of
+#                                    # helm/minikube/kafka-topics.yaml (Strimzi's Topic
+#                                    # Operator creates them) and waits until each is Ready
 #   scripts/create-topics.sh cloud   # managed Kafka: runs a local kafka-topics.sh against
 #                                    # $KAFKA_BOOTSTRAP with $KAFKA_CLIENT_CONFIG (SASL/TLS)
 #
@@ -25,18 +27,15 @@ target="$1"
 
 case "${target}" in
   local)
-    retention_days=7
-    replication="${REPLICATION_FACTOR:-1}"
-    namespace="${KAFKA_NAMESPACE:-kafka}"
-    pod="${KAFKA_POD:-kafka-controller-0}"
-    bootstrap="${KAFKA_BOOTSTRAP:-localhost:9092}"
-    # kafka TOOL ARGS...: run a Kafka CLI tool inside the broker pod.
-    kafka() {
-      local tool="$1"
-      shift
-      kubectl exec --namespace "${namespace}" "${pod}" -- \
-        "${tool}" --bootstrap-server "${bootstrap}" "$@"
-    }
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    kubectl apply -f "${root}/helm/minikube/kafka-topics.yaml"
+    for topic in "${TOPICS[@]}"; do
+      for name in "${topic}" "${topic}-dlq"; do
+        kubectl wait "kafkatopic/${name}" --namespace "${KAFKA_NAMESPACE:-kafka}" \
+          --for=condition=Ready --timeout=5m
+      done
+    done
+    exit 0
     ;;
   cloud)
     retention_days=30

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Removes what scripts/dev-up.sh installed but keeps the data: PersistentVolumeClaims (Kafka,
-# PostgreSQL), Secrets and the Minikube VM stay, so the next dev-up.sh starts where this one
-# left off. `minikube delete --profile todo` throws everything away.
+# Removes the release, the Kafka and PostgreSQL clusters and Zipkin that scripts/dev-up.sh
+# installed; the operators (Strimzi, CloudNativePG, KEDA, Dapr), Secrets and the Minikube VM
+# stay. `minikube delete --profile todo` throws everything away.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,9 +16,12 @@ kubectl config use-context "${PROFILE}" >/dev/null
 
 helm uninstall "${RELEASE}" --namespace "${NAMESPACE}" --wait --ignore-not-found
 kubectl delete --namespace "${NAMESPACE}" --ignore-not-found -f dapr/local/ -f dapr/common/
-helm uninstall postgresql --namespace postgres --wait --ignore-not-found
-helm uninstall kafka --namespace kafka --wait --ignore-not-found
+# The clusters go, their claims stay (deleteClaim false; CloudNativePG keeps PVCs it owns
+# only while the Cluster exists, so its data is kept by not deleting the Cluster's PVC).
+kubectl delete --ignore-not-found -f helm/minikube/kafka-topics.yaml -f helm/minikube/kafka.yaml
+kubectl delete --ignore-not-found -f helm/minikube/postgres.yaml
 kubectl delete deployment,service zipkin --namespace observability --ignore-not-found
 
 echo "Stopped. Volumes and secrets are kept:"
-kubectl get pvc --all-namespaces --selector 'app.kubernetes.io/instance in (kafka,postgresql)' || true
+kubectl get pvc --namespace kafka || true
+kubectl get pvc --namespace postgres || true

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The distributed shape on one laptop: Minikube with Calico (so NetworkPolicies are enforced),
-# the Dapr control plane, Kafka and PostgreSQL in the cluster, the topics, the image built
-# into Minikube, the chart installed with values-minikube.yaml, and the API forwarded to
-# http://localhost:8000. Re-running it upgrades in place.
+# The distributed shape on one laptop: Minikube with Calico (so NetworkPolicies are enforced)
+# and metrics-server (so the HPAs scale), the Dapr control plane, KEDA, Kafka (Strimzi, KRaft)
+# and PostgreSQL (CloudNativePG) in the cluster, the topics as KafkaTopic resources, Zipkin,
+# the image built into Minikube, the chart installed with values-minikube.yaml, and the API
+# forwarded to http://localhost:8000. Re-running it upgrades in place.
 #
 # Needs: minikube, kubectl, helm (v3.8+ or v4; `make tools` puts one in .tools/bin), dapr CLI,
 # openssl. Tunables below can be overridden from the environment.
@@ -16,8 +17,10 @@ PROFILE="${MINIKUBE_PROFILE:-todo}"
 NAMESPACE="${NAMESPACE:-todo}"
 RELEASE="${RELEASE:-todo}"
 DAPR_VERSION="${DAPR_VERSION:-1.16.2}"
-KAFKA_CHART_VERSION="${KAFKA_CHART_VERSION:-32.4.3}"
-POSTGRES_CHART_VERSION="${POSTGRES_CHART_VERSION:-16.7.27}"
+# Operators, pinned: Strimzi runs Kafka, CloudNativePG runs PostgreSQL, KEDA scales workers.
+STRIMZI_VERSION="${STRIMZI_VERSION:-0.48.0}"
+CNPG_CHART_VERSION="${CNPG_CHART_VERSION:-0.27.1}"
+KEDA_CHART_VERSION="${KEDA_CHART_VERSION:-2.17.2}"
 IMAGE="todo-platform:dev"
 LOCAL_PORT="${LOCAL_PORT:-8000}"
 
@@ -49,44 +52,44 @@ if ! minikube status --profile "${PROFILE}" >/dev/null 2>&1; then
     --kubernetes-version v1.33.1
 fi
 kubectl config use-context "${PROFILE}" >/dev/null
+# Resource metrics for the web pods' CPU HPA (and `kubectl top`).
+minikube addons enable metrics-server --profile "${PROFILE}" >/dev/null
 
-step "Dapr ${DAPR_VERSION} control plane (with the Scheduler for jobs)"
+step "Dapr ${DAPR_VERSION} control plane (with the Scheduler for jobs, mTLS on)"
 if ! kubectl get namespace dapr-system >/dev/null 2>&1; then
-  dapr init --kubernetes --runtime-version "${DAPR_VERSION}" --wait
+  dapr init --kubernetes --runtime-version "${DAPR_VERSION}" --enable-mtls=true --wait
 fi
 
 for namespace in "${NAMESPACE}" kafka postgres observability; do
   kubectl create namespace "${namespace}" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 done
 
-step "Kafka (KRaft, one broker)"
-helm upgrade --install kafka oci://registry-1.docker.io/bitnamicharts/kafka \
-  --version "${KAFKA_CHART_VERSION}" --namespace kafka \
-  --set controller.replicaCount=1 \
-  --set listeners.client.protocol=PLAINTEXT \
-  --set provisioning.enabled=false \
-  --set extraConfig="auto.create.topics.enable=false" \
-  --wait --timeout 10m
+step "KEDA ${KEDA_CHART_VERSION} (workers scale on consumer lag)"
+helm upgrade --install keda keda --repo https://kedacore.github.io/charts \
+  --version "${KEDA_CHART_VERSION}" --namespace keda --create-namespace --wait --timeout 10m
+
+step "Kafka: Strimzi ${STRIMZI_VERSION}, one KRaft node"
+helm upgrade --install strimzi oci://quay.io/strimzi-helm/strimzi-kafka-operator \
+  --version "${STRIMZI_VERSION}" --namespace kafka --wait --timeout 10m
+kubectl apply -f helm/minikube/kafka.yaml
+kubectl wait kafka/kafka --namespace kafka --for=condition=Ready --timeout=10m
 
 step "Topics"
 "${root}/scripts/create-topics.sh" local
 
-step "PostgreSQL"
+step "PostgreSQL: CloudNativePG"
+helm upgrade --install cnpg cloudnative-pg --repo https://cloudnative-pg.github.io/charts \
+  --version "${CNPG_CHART_VERSION}" --namespace cnpg-system --create-namespace \
+  --wait --timeout 10m
 ensure_secret "${NAMESPACE}" database-password "$(openssl rand -hex 24)"
 database_password="$(secret_value "${NAMESPACE}" database-password)"
-# The chart reads the superuser's and the app user's passwords from one Secret of its own.
-if ! kubectl get secret --namespace postgres postgres-credentials >/dev/null 2>&1; then
-  kubectl create secret generic postgres-credentials --namespace postgres \
-    --from-literal=postgres-password="$(openssl rand -hex 24)" \
-    --from-literal=password="${database_password}" >/dev/null
-fi
-helm upgrade --install postgresql oci://registry-1.docker.io/bitnamicharts/postgresql \
-  --version "${POSTGRES_CHART_VERSION}" --namespace postgres \
-  --set auth.username=todo \
-  --set auth.database=todo \
-  --set auth.existingSecret=postgres-credentials \
-  --set primary.persistence.size=2Gi \
-  --wait --timeout 10m
+# The owner's credentials for initdb, as CloudNativePG reads them (basic-auth).
+kubectl create secret generic postgres-app-credentials --namespace postgres \
+  --type kubernetes.io/basic-auth \
+  --from-literal=username=todo --from-literal=password="${database_password}" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -f helm/minikube/postgres.yaml
+kubectl wait cluster/postgresql --namespace postgres --for=condition=Ready --timeout=10m
 
 step "Zipkin (traces)"
 kubectl create deployment zipkin --namespace observability --image=openzipkin/zipkin:3 \
@@ -98,8 +101,8 @@ step "App secrets (Kubernetes secret store)"
 ensure_secret "${NAMESPACE}" django-secret-key "$(openssl rand -hex 48)"
 ensure_secret "${NAMESPACE}" smtp-password "unused-in-development"
 ensure_secret "${NAMESPACE}" firebase-credentials "{}"
-state_store="host=postgresql.postgres.svc.cluster.local port=5432 user=todo"
-state_store="${state_store} password=${database_password} dbname=todo sslmode=disable"
+state_store="host=postgresql-rw.postgres.svc.cluster.local port=5432 user=todo"
+state_store="${state_store} password=${database_password} dbname=todo sslmode=prefer"
 kubectl create secret generic state-store-connection-string --namespace "${NAMESPACE}" \
   --from-literal=state-store-connection-string="${state_store}" \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null

@@ -7,19 +7,71 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
 from tasks_app.models import Priority, Status, Task
-from tasks_app.selectors import (
-    DEFAULT_ORDERING,
-    parse_ordering,
-    split_comma_list,
-    task_order,
-    task_search,
-)
 from tasks_app.validation import normalize_tags
+
+ORDERING_KEYS = ("priority", "due_at", "created_at", "updated_at", "title", "rank")
+DEFAULT_ORDERING = ("-priority", "due_at")
+NULLABLE_ORDERING_KEYS = frozenset({"due_at"})
+
+
+def task_search(queryset: QuerySet[Task], text: str) -> QuerySet[Task]:
+    """Match `text` (web search syntax: quotes, OR, -word) and annotate `rank`."""
+    query = SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
+    return queryset.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+
+
+def split_comma_list(raw: str) -> list[str]:
+    """`"a, b"` -> `["a", "b"]`: items around commas, spaces trimmed; an empty item is an
+    error (the API schema's patterns say exactly this)."""
+    items = [part.strip(" ") for part in raw.split(",")]
+    if not all(items):
+        raise ValueError("Give a comma list without empty items.")
+    return items
+
+
+def parse_ordering(raw: str) -> list[str]:
+    """Split and check an `ordering` value; raise ValueError naming the bad key.
+
+    A key given again is ignored: the first mention decides its direction.
+    """
+    keys: list[str] = []
+    seen: set[str] = set()
+    for key in split_comma_list(raw):
+        name = key.removeprefix("-")
+        if name not in ORDERING_KEYS:
+            raise ValueError(f"Unknown ordering key {name!r}; use {', '.join(ORDERING_KEYS)}.")
+        if name not in seen:
+            seen.add(name)
+            keys.append(key)
+    return keys
+
+
+def task_order(queryset: QuerySet[Task], keys: list[str]) -> QuerySet[Task]:
+    """Order by `keys`; tasks without a due date come last whichever way due_at sorts."""
+    expressions: list[OrderBy] = []
+    for key in keys:
+        descending = key.startswith("-")
+        name = key.removeprefix("-")
+        expression = F(name)
+        # Only due_at can be NULL. Leaving NULLS LAST off the other keys keeps the ORDER BY
+        # identical to the list indexes (see Task.Meta), so a page is read straight off one.
+        nulls_last = True if name in NULLABLE_ORDERING_KEYS else None
+        expressions.append(
+            expression.desc(nulls_last=nulls_last)
+            if descending
+            else expression.asc(nulls_last=nulls_last)
+        )
+    # A unique tail keeps pages stable when the chosen keys tie.
+    expressions.extend([F("created_at").desc(), F("id").asc()])
+    return queryset.order_by(*expressions)
+
 
 BOOLEAN_CHOICES = (("true", "true"), ("false", "false"))
 

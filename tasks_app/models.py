@@ -59,7 +59,7 @@ class Task(models.Model):
 
     class Meta:
         # The two ordering indexes follow the default list order key for key (see
-        # selectors.task_order), so the first page of a list is read off an index, not sorted.
+        # filters.task_order), so the first page of a list is read off an index, not sorted.
         indexes = [
             models.Index(
                 "owner",

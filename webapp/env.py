@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,8 +62,3 @@ def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
-
-
-def env_path(name: str, default: Path) -> Path:
-    raw = os.environ.get(name)
-    return Path(raw).resolve() if raw else default

@@ -155,10 +155,24 @@ def run_worker(config: Config, parent: int, sockets: list[socket.socket]) -> Non
 
 def run_web_server(*, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM; returns once every worker has stopped."""
+    from django.conf import settings
+
+    from webapp.metrics import start_metrics_server
+
     config = web_config(host=host, port=port)
     sockets = [listening_socket(host, port) for _ in range(config.workers)]
+    # The supervisor answers scrapes on a port of its own: it outlives any one worker and
+    # reads every worker's counters (PROMETHEUS_MULTIPROC_DIR).
+    metrics = (
+        start_metrics_server(host=host, port=settings.METRICS_PORT)
+        if settings.METRICS_PORT
+        else None
+    )
     try:
         WorkerSupervisor(config, sockets).run()
     finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         for sock in sockets:
             sock.close()

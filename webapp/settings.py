@@ -23,7 +23,10 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = get_secret("DJANGO_SECRET_KEY") or ""
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, it is the address `make run` listens on, so reminder links follow PORT.
+PUBLIC_BASE_URL = env_str(
+    "PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}"
+).rstrip("/")
 
 # --- Transport security ------------------------------------------------------------------------
 # Secure by default; only the local shapes (DEBUG, or the embedded `make run` on plain http at
@@ -60,19 +63,28 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_prometheus",
     "webapp",
     "webapp.events",
+    "webapp.ratelimit",
+    "axes",
     "accounts_app",
     "tasks_app",
     "recurrence_app",
     "notifications_app",
     "chatbot_app",
+    "dashboard_app",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "webapp.logging_setup.RequestLogMiddleware",
+    # Before anything reads the Host (these two above do not): the kubelet and daprd call the
+    # pod by its address. Probes still get a request id and an access line.
+    "webapp.probes.ClusterProbeMiddleware",
+    # After the request log (which starts each request's log context): W3C trace context.
+    "webapp.tracing.TraceContextMiddleware",
     "webapp.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes requires: turns a locked-out session login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -113,12 +127,45 @@ WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)
 # timer). `manage.py serve` runs the runtime in its own process and turns this off for its web
 # workers, so events never take the request threads' CPU or connections.
 WEB_START_EVENT_RUNTIME = env_bool("WEB_START_EVENT_RUNTIME", True)
+# Where Prometheus scrapes /metrics: a port of its own that only the cluster reaches (the
+# chart sets 9100; the ingress routes the app port only, which then answers /metrics 404).
+# 0 serves /metrics on the app port, as `make run` does on 127.0.0.1.
+METRICS_PORT = env_int("METRICS_PORT", 0, minimum=0)
+# Spans (webapp/tracing.py): off unless OTEL_ENABLED, so `make run` and the tests export and
+# pay for nothing. The trace context itself always flows from a request into its events.
+OTEL_ENABLED = env_bool("OTEL_ENABLED", False)
+# One service per process kind: todo-web, todo-recurrence... (the chart sets the name).
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", env_str("DATABASE_APPLICATION_NAME", "todo"))
+OTEL_EXPORTER_ZIPKIN_ENDPOINT = env_str(
+    "OTEL_EXPORTER_ZIPKIN_ENDPOINT", "http://localhost:9411/api/v2/spans"
+)
+OTEL_SAMPLING_RATE = env_float("OTEL_TRACES_SAMPLER_ARG", 1.0)
+# The event stream (GET /api/v1/events/stream/, webapp/events/stream.py): open streams allowed
+# per user (across all web processes) and in all (in each web process); seconds of silence
+# before a keepalive comment; threads that authenticate streams and read the feed for them.
+EVENT_STREAM_MAX_PER_USER = env_int("EVENT_STREAM_MAX_PER_USER", 10, minimum=1)
+EVENT_STREAM_MAX = env_int("EVENT_STREAM_MAX", 1000, minimum=1)
+EVENT_STREAM_HEARTBEAT_SECONDS = env_float("EVENT_STREAM_HEARTBEAT_SECONDS", 15.0)
+EVENT_STREAM_READ_THREADS = env_int("EVENT_STREAM_READ_THREADS", 2, minimum=1)
+# How often an open stream checks its credential again (an expired token, a logout, a
+# deactivated user end it within this long).
+EVENT_STREAM_REAUTH_SECONDS = env_float("EVENT_STREAM_REAUTH_SECONDS", 300.0)
+if min(EVENT_STREAM_HEARTBEAT_SECONDS, EVENT_STREAM_REAUTH_SECONDS) <= 0:
+    raise ImproperlyConfigured(
+        "EVENT_STREAM_HEARTBEAT_SECONDS and EVENT_STREAM_REAUTH_SECONDS must be above 0"
+    )
 # Web processes borrow connections from a psycopg pool (webapp/asgi.py turns it on); worker
 # processes keep one persistent connection per fixed thread instead.
 DATABASE_POOL = env_bool("DATABASE_POOL", False)
-# The most connections one pooled process holds: a connection per request thread, plus one for
-# the relay thread that a web process may run.
-DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", WEB_THREADS + 1, minimum=1)
+# MCP tool calls run on their own fixed pool of threads (chatbot_app/mcp_server.py), each
+# holding a connection only while a call runs, and each call is cancelled after the timeout.
+MCP_TOOL_THREADS = env_int("MCP_TOOL_THREADS", WEB_THREADS, minimum=1)
+MCP_TOOL_TIMEOUT_SECONDS = env_float("MCP_TOOL_TIMEOUT_SECONDS", 30.0)
+# The most connections one pooled process holds: a connection per request thread and per MCP
+# tool thread, plus one for the relay thread that a web process may run.
+DATABASE_POOL_MAX_SIZE = env_int(
+    "DATABASE_POOL_MAX_SIZE", WEB_THREADS + MCP_TOOL_THREADS + 1, minimum=1
+)
 DATABASE_POOL_MIN_SIZE = min(
     env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0), DATABASE_POOL_MAX_SIZE
 )
@@ -196,6 +243,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# The web app for task owners (dashboard_app) logs in with a Django session.
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:tasks"
+LOGOUT_REDIRECT_URL = "dashboard:login"
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
@@ -205,6 +257,28 @@ CACHES = {
         "LOCATION": "todo",
     }
 }
+
+# --- Login lockout (django-axes; webapp/ratelimit/lockout.py) ------------------------------------
+# Every login that carries a request (admin, web app, token endpoint) is refused, right password
+# or not, after LOGIN_FAILURE_LIMIT failures of one username from one client address, until
+# LOGIN_LOCKOUT_MINUTES after the last failure. Counted in PostgreSQL, so shared by replicas.
+AUTHENTICATION_BACKENDS = [
+    "webapp.ratelimit.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# The pair, not the username alone: nobody can lock staff out by failing in their name.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Failures during a lockout neither count nor move its end, so the page can say when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "webapp.ratelimit.lockout.client_address"
+AXES_USERNAME_CALLABLE = "webapp.ratelimit.lockout.client_username"
+AXES_LOCKOUT_CALLABLE = "webapp.ratelimit.lockout.lockout_response"
+# Successful logins are not logged row by row (the table would only grow); users keep
+# last_login, and failures stay visible in the admin under Axes while they count.
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- API ---------------------------------------------------------------------------------------
 API_THROTTLE_USER = env_str("API_THROTTLE_USER", "100/minute")
@@ -249,6 +323,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tasks, recurring series, reminders and the change feed.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's assets come from drf-spectacular-sidecar under STATIC_URL, not a CDN, so
+    # /api/docs/ works offline and shows the version pinned in pyproject.toml.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for a choice set used by several fields (else spectacular warns and guesses).
     "ENUM_NAME_OVERRIDES": {"NotificationChannelEnum": "notifications_app.models.Channel"},

@@ -9,8 +9,7 @@ from webapp.api import fallback
 
 api_v1 = [
     path("", include("accounts_app.urls")),
-    path("", include("tasks_app.urls")),
-    path("", include("recurrence_app.urls")),
+    path("", include("planning.urls")),
     path("", include("notifications_app.urls")),
     path("", include("chatbot_app.urls")),
     path("", include("webapp.events.urls")),
@@ -24,6 +23,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("app/", include("dashboard_app.urls")),
 ]
 
 # Django, not DRF, answers a path no route matches, a SuspiciousOperation (a body over

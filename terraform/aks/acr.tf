@@ -1,5 +1,6 @@
 resource "azurerm_container_registry" "main" {
   #checkov:skip=CKV_AZURE_139:The deploy workflow pushes from hosted runners; access is limited by Entra ID RBAC and the firewall below
+  #checkov:skip=CKV_AZURE_166:No scanner releases quarantined images here, so quarantine would block every pull; images are scanned before push and deployed by digest
   #checkov:skip=CKV_AZURE_164:Images are pinned by digest at deploy time; content trust is deprecated in ACR in favour of Notation
   name                          = "acr${local.compact_name}"
   location                      = azurerm_resource_group.main.location
@@ -10,7 +11,10 @@ resource "azurerm_container_registry" "main" {
   public_network_access_enabled = true
   zone_redundancy_enabled       = true
   data_endpoint_enabled         = true
-  quarantine_policy_enabled     = true
+  # Off: with quarantine on, a pushed image cannot be pulled until a scanner releases it, and
+  # nothing here does. Images are scanned before they are pushed (image-scan.yml, deploy.yml)
+  # and deployed by digest.
+  quarantine_policy_enabled     = false
   retention_policy_in_days      = 30
   network_rule_bypass_option    = "AzureServices"
   tags                          = local.tags
@@ -43,4 +47,32 @@ resource "azurerm_private_endpoint" "acr" {
     subresource_names              = ["registry"]
     is_manual_connection           = false
   }
+
+  # The registry and its regional data endpoints resolve to this endpoint from the nodes.
+  private_dns_zone_group {
+    name                 = "acr"
+    private_dns_zone_ids = [azurerm_private_dns_zone.acr.id]
+  }
+}
+
+resource "azurerm_private_dns_zone" "acr" {
+  name                = "privatelink.azurecr.io"
+  resource_group_name = azurerm_resource_group.main.name
+  tags                = local.tags
+}
+
+resource "azurerm_private_dns_zone_virtual_network_link" "acr" {
+  name                  = "acr"
+  resource_group_name   = azurerm_resource_group.main.name
+  private_dns_zone_name = azurerm_private_dns_zone.acr.name
+  virtual_network_id    = azurerm_virtual_network.main.id
+  registration_enabled  = false
+  tags                  = local.tags
+}
+
+# The deploy workflow pushes the image it built and tested (identity in github.tf).
+resource "azurerm_role_assignment" "github_acr_push" {
+  scope                = azurerm_container_registry.main.id
+  role_definition_name = "AcrPush"
+  principal_id         = azurerm_user_assigned_identity.github.principal_id
 }

@@ -1,6 +1,13 @@
 # The app's secrets. Pods read them through the Dapr secret store (secretstores.azure.keyvault)
 # and the migration Job through the Secrets Store CSI driver, both with workload identity.
+#
+# Two ways in, both required: the pods reach the vault through the private endpoint (the
+# privatelink zone below makes its name resolve to the endpoint's address inside the virtual
+# network), and Terraform writes the secrets from outside it, through the public endpoint,
+# which the firewall opens to admin_cidrs only. With public access off, `terraform apply` from
+# any machine outside the virtual network fails on the first secret it writes.
 resource "azurerm_key_vault" "main" {
+  #checkov:skip=CKV_AZURE_189:Public access is limited by the firewall (default Deny) to admin_cidrs, where Terraform writes the secrets; pods use the private endpoint
   name                          = "kv-${local.compact_name}"
   location                      = azurerm_resource_group.main.location
   resource_group_name           = azurerm_resource_group.main.name
@@ -9,7 +16,7 @@ resource "azurerm_key_vault" "main" {
   enable_rbac_authorization     = true
   purge_protection_enabled      = true
   soft_delete_retention_days    = 90
-  public_network_access_enabled = false
+  public_network_access_enabled = true
   tags                          = local.tags
 
   network_acls {
@@ -33,6 +40,28 @@ resource "azurerm_private_endpoint" "key_vault" {
     subresource_names              = ["vault"]
     is_manual_connection           = false
   }
+
+  # Writes the vault's A record into the zone: <vault>.vault.azure.net resolves, through its
+  # privatelink CNAME, to this endpoint from the pods.
+  private_dns_zone_group {
+    name                 = "key-vault"
+    private_dns_zone_ids = [azurerm_private_dns_zone.key_vault.id]
+  }
+}
+
+resource "azurerm_private_dns_zone" "key_vault" {
+  name                = "privatelink.vaultcore.azure.net"
+  resource_group_name = azurerm_resource_group.main.name
+  tags                = local.tags
+}
+
+resource "azurerm_private_dns_zone_virtual_network_link" "key_vault" {
+  name                  = "key-vault"
+  resource_group_name   = azurerm_resource_group.main.name
+  private_dns_zone_name = azurerm_private_dns_zone.key_vault.name
+  virtual_network_id    = azurerm_virtual_network.main.id
+  registration_enabled  = false
+  tags                  = local.tags
 }
 
 # Whoever runs Terraform writes the generated secrets.

@@ -52,3 +52,8 @@ output "log_analytics_workspace_id" {
   description = "Log Analytics workspace of Container Insights."
   value       = azurerm_log_analytics_workspace.main.id
 }
+
+output "github_identity_client_id" {
+  description = "Client id the deploy workflow signs in with (GitHub environment variable AZURE_CLIENT_ID)."
+  value       = azurerm_user_assigned_identity.github.client_id
+}

@@ -249,3 +249,24 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose deploy workflow may sign in (OIDC)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name."
+  }
+}
+
+variable "github_environment" {
+  description = "GitHub environment of the deploy job for this environment (production or staging)."
+  type        = string
+}
+
+variable "dapr_extension_version" {
+  description = "Version of the AKS Dapr extension (the Dapr runtime), pinned; upgrades are a reviewed change."
+  type        = string
+  default     = "1.15.12"
+}

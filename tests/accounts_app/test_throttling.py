@@ -12,6 +12,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.conftest import client_for
+from webapp.ratelimit.models import RateCounter
 
 
 @pytest.fixture
@@ -35,7 +36,8 @@ def test_the_api_answers_429_with_retry_after_once_a_user_is_over_the_rate(
 
     assert statuses == [200, 200, 200]
     assert throttled.status_code == 429
-    assert 0 < int(throttled["Retry-After"]) <= 60
+    # A sliding window: this minute's requests still weigh on the next one while they decay.
+    assert 0 < int(throttled["Retry-After"]) <= 120
     assert "throttled" in throttled.json()["detail"]
     # Another user has a budget of their own.
     assert outsider_api.get("/api/v1/tasks/").status_code == 200
@@ -79,11 +81,9 @@ def test_default_rates_come_from_settings() -> None:
 
 
 def test_a_limit_turned_off_counts_nothing(api: APIClient, owner: User) -> None:
-    from django.core.cache import cache
-
     rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "off", "auth": "off"}}
     with override_settings(REST_FRAMEWORK=rest):
         statuses = {api.get("/api/v1/tasks/").status_code for _ in range(5)}
 
     assert statuses == {200}
-    assert cache.get(f"throttle_user_{owner.pk}") is None
+    assert not RateCounter.objects.exists()

@@ -33,6 +33,9 @@ AKS_SETTINGS = {
     "config.databaseUrl": (
         "postgresql://todo@psql-todo-prod.postgres.database.azure.com:5432/todo?sslmode=require"
     ),
+    "keda.bootstrapServers": "todo.any.westeurope.mpx.prd.cloud.redpanda.com:9092",
+    "keda.auth.keyVaultUri": "https://kv-todoprod.vault.azure.net/",
+    "tracing.zipkinEndpoint": "http://zipkin.observability.svc.cluster.local:9411/api/v2/spans",
 }
 
 VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {

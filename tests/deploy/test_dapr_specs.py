@@ -216,8 +216,32 @@ def fake_tool(folder: Path, name: str, log: Path) -> None:
     path.chmod(0o755)
 
 
+MINIKUBE_TOPICS = ROOT / "helm" / "minikube" / "kafka-topics.yaml"
+
+
+def strimzi_topics() -> dict[str, dict[str, str]]:
+    """The KafkaTopic resources Minikube gets, in the shape of a kafka-topics.sh call."""
+    created: dict[str, dict[str, str]] = {}
+    for resource in yaml.safe_load_all(MINIKUBE_TOPICS.read_text()):
+        assert resource["apiVersion"] == "kafka.strimzi.io/v1beta2"
+        assert resource["kind"] == "KafkaTopic"
+        # The Topic Operator only manages topics labelled with its Kafka cluster's name.
+        assert resource["metadata"]["labels"]["strimzi.io/cluster"] == "kafka"
+        spec = resource["spec"]
+        created[resource["metadata"]["name"]] = {
+            "--partitions": str(spec["partitions"]),
+            "--replication-factor": str(spec["replicas"]),
+            **{key: str(value) for key, value in spec["config"].items()},
+        }
+    return created
+
+
 def topics_created_by_script(target: str, folder: Path) -> dict[str, dict[str, str]]:
-    """Run scripts/create-topics.sh against fake Kafka tools; return what it asked them."""
+    """Run scripts/create-topics.sh against fake tools; return the topics it creates.
+
+    Locally the script applies the KafkaTopic resources (Strimzi creates the topics); in the
+    cloud it calls kafka-topics.sh itself.
+    """
     log = folder / "calls.log"
     for name in ("kubectl", "kafka-topics.sh", "kafka-configs.sh"):
         fake_tool(folder, name, log)
@@ -236,6 +260,12 @@ def topics_created_by_script(target: str, folder: Path) -> dict[str, dict[str, s
         capture_output=True,
         timeout=60,
     )
+    if target == "local":
+        calls = log.read_text()
+        assert f"kubectl apply -f {MINIKUBE_TOPICS}" in calls
+        for name in strimzi_topics():
+            assert f"kubectl wait kafkatopic/{name} " in calls, name
+        return strimzi_topics()
     created: dict[str, dict[str, str]] = {}
     for line in log.read_text().splitlines():
         args = line.split()
@@ -259,6 +289,8 @@ def test_topic_script_creates_every_code_topic_and_its_dead_letter_topic(
     for name, options in created.items():
         assert options["--partitions"] == "12", name
         assert options["retention.ms"] == str(days * 24 * 3600 * 1000), name
+        assert options["cleanup.policy"] == "delete", name
+    if target == "cloud":
         assert "--if-not-exists" in (tmp_path / "calls.log").read_text()
 
 
@@ -340,3 +372,21 @@ def test_deployment_guide_lists_every_topic_and_secret() -> None:
         if "secretKeyRef" in item:
             assert f"`{item['secretKeyRef']['name']}`" in guide
     assert "helm rollback" in guide
+
+
+def test_cloud_kafka_defaults_to_redpanda_scram_with_event_hubs_plain_as_the_alternative() -> None:
+    """Redpanda Cloud Serverless takes SCRAM over TLS; Event Hubs' Kafka endpoint SASL PLAIN
+    over TLS with the user `$ConnectionString`, which envsubst must leave alone."""
+    redpanda = metadata(component("cloud", "pubsub"))
+    assert redpanda["saslMechanism"]["value"] in {"SHA-256", "SHA-512"}
+    (eventhubs,) = documents(DAPR / "cloud" / "eventhubs" / "pubsub.yaml")
+    items = metadata(eventhubs)
+    assert eventhubs["metadata"]["name"] == settings.DAPR_PUBSUB_NAME
+    assert items["saslMechanism"]["value"] == "PLAINTEXT"  # Dapr's name for SASL/PLAIN
+    assert items["disableTls"]["value"] == "false"
+    assert items["initialOffset"]["value"] == "oldest"
+    for key in ("saslUsername", "saslPassword"):
+        assert items[key]["secretKeyRef"]["name"] == redpanda[key]["secretKeyRef"]["name"]
+    assert eventhubs["scopes"] == component("cloud", "pubsub")["scopes"]
+    workflow = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    assert "file=dapr/cloud/eventhubs/pubsub.yaml" in workflow

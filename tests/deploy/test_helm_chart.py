@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 
 from tests.deploy.conftest import CHART, VARIANTS, Rendering, helm_args, render, run, tool
+from webapp import probes
 from webapp.events import registry
 from webapp.events.worker import WORKER_THREADS
 
 KUBERNETES_VERSION = "1.33.0"
 # Custom resources the chart renders whose schemas kubernetes-validate does not ship; their
 # shape is checked by the dedicated tests below instead.
-CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "SecretProviderClass"}
+CUSTOM_KINDS = {
+    "ServiceMonitor",
+    "PodMonitor",
+    "PrometheusRule",
+    "SecretProviderClass",
+    "ScaledObject",
+    "TriggerAuthentication",
+}
 WORKER_APP_IDS = {"recurrence", "notifications"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|CREDENTIALS", re.IGNORECASE)
 # Names that match but hold no secret: the name of the store the secrets are read from.
@@ -84,11 +95,16 @@ def peak_pods(rendering: Rendering, deployment: dict[str, Any]) -> int:
     pods of a rolling update at that size (a percentage maxSurge rounds up)."""
     name = deployment["metadata"]["name"]
     hpas = [
-        h
+        h["spec"]["maxReplicas"]
         for h in rendering.of_kind("HorizontalPodAutoscaler")
         if h["spec"]["scaleTargetRef"]["name"] == name
+    ] + [
+        s["spec"]["maxReplicaCount"]  # KEDA makes an HPA of this size
+        for s in rendering.of_kind("ScaledObject")
+        if s["spec"]["scaleTargetRef"]["name"] == name
     ]
-    replicas = hpas[0]["spec"]["maxReplicas"] if hpas else deployment["spec"]["replicas"]
+    assert len(hpas) <= 1, f"{name} has more than one autoscaler"
+    replicas = hpas[0] if hpas else deployment["spec"]["replicas"]
     surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
     if isinstance(surge, str) and surge.endswith("%"):
         return int(replicas + math.ceil(replicas * int(surge[:-1]) / 100))
@@ -146,18 +162,25 @@ def test_custom_resources_have_the_fields_their_operators_need(
         assert obj["apiVersion"] in {
             "monitoring.coreos.com/v1",
             "secrets-store.csi.x-k8s.io/v1",
+            "keda.sh/v1alpha1",
         }
         assert obj["metadata"]["namespace"] == "todo"
         spec = obj["spec"]
+        if obj["kind"] in {"ScaledObject", "TriggerAuthentication"}:
+            continue  # test_keda_*
         if obj["kind"] == "ServiceMonitor":
             assert spec["selector"]["matchLabels"]
-            assert {e["port"] for e in spec["endpoints"]} == {"http", "metrics", "dapr-metrics"}
+            # Never the app port (`http`): the ingress routes that one to the world.
+            assert {e["port"] for e in spec["endpoints"]} == {"metrics"}
+        elif obj["kind"] == "PodMonitor":
+            assert [e["port"] for e in spec["podMetricsEndpoints"]] == ["dapr-metrics"]
         elif obj["kind"] == "PrometheusRule":
             for group in spec["groups"]:
                 for rule in group["rules"]:
                     assert rule["alert"] and rule["expr"].strip()
                     assert rule["labels"]["severity"] in {"warning", "critical"}
         else:
+            assert obj["kind"] == "SecretProviderClass"
             assert spec["provider"] == "azure"
             assert "django-secret-key" in spec["parameters"]["objects"]
 
@@ -290,12 +313,14 @@ def test_chart_refuses_a_server_too_small_for_the_budget(variant: str) -> None:
 
 def test_web_pods_consume_no_events(renderings: dict[str, Rendering]) -> None:
     """The web app-id (`webapp`) only publishes. daprd asks an HTTP app for its subscriptions at
-    GET /dapr/subscribe: the web app has no such route (404, so none), no subscriber or job
-    handler is registered under `webapp`, and the chart declares no Subscription resource."""
+    GET /dapr/subscribe: the web app answers none (webapp/probes.py, whatever the Host), no
+    subscriber or job handler is registered under `webapp`, and the chart declares no
+    Subscription resource."""
     assert registry.subscriptions(app_id="webapp") == []
     assert registry.job_routes(app_id="webapp") == []
+    assert probes.dapr_subscribe(RequestFactory().get("/dapr/subscribe")).content == b"[]"
     with pytest.raises(Resolver404):
-        resolve("/dapr/subscribe")
+        resolve("/dapr/subscribe")  # not a route: only the probe middleware answers it
     for app_id in ("recurrence", "notifications"):
         assert registry.subscriptions(app_id=app_id), f"{app_id} subscribes to nothing"
     for variant in ("minikube", "aks"):
@@ -434,11 +459,23 @@ def test_autoscaling_and_disruption_budgets_follow_the_issue(
             for h in renderings[variant].of_kind("HorizontalPodAutoscaler")
         }
         assert (hpas["todo-web"]["minReplicas"], hpas["todo-web"]["maxReplicas"]) == (2, 50)
+        scaled = {
+            s["metadata"]["name"]: s["spec"] for s in renderings[variant].of_kind("ScaledObject")
+        }
         for app_id in WORKER_APP_IDS:
-            spec = hpas[f"todo-{app_id}"]
+            # CPU without KEDA (values.yaml), consumer lag with it (values-aks.yaml).
+            if variant == "aks":
+                assert f"todo-{app_id}" not in hpas, "KEDA owns the workers' HPAs"
+                keda = scaled[f"todo-{app_id}"]
+                bounds = (keda["minReplicaCount"], keda["maxReplicaCount"])
+                target = keda["scaleTargetRef"]["name"]
+            else:
+                spec = hpas[f"todo-{app_id}"]
+                bounds = (spec["minReplicas"], spec["maxReplicas"])
+                target = spec["scaleTargetRef"]["name"]
             # 12 = the topics' partition count: more consumers than partitions would idle.
-            assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 12)
-            assert spec["scaleTargetRef"]["name"] == f"todo-{app_id}"
+            assert bounds == (2, 12)
+            assert target == f"todo-{app_id}"
         pdbs = renderings[variant].of_kind("PodDisruptionBudget")
         assert {p["metadata"]["name"] for p in pdbs} == {
             "todo-web",
@@ -572,3 +609,245 @@ def test_chart_refuses_unsafe_values(setting: str, message: str) -> None:
     key, value = setting.split("=", 1)
     with pytest.raises(pytest.fail.Exception, match=message):
         render("default", {key: value})
+
+
+# --- KEDA, Prometheus operator: validated against their CRD models ---------------------------
+
+
+def crd_model(obj: dict[str, Any]) -> Any:
+    from cloudcoil.models.keda import v1alpha1 as keda
+    from cloudcoil.models.prometheus_operator import v1 as monitoring
+
+    models = {
+        ("keda.sh/v1alpha1", "ScaledObject"): keda.ScaledObject,
+        ("keda.sh/v1alpha1", "TriggerAuthentication"): keda.TriggerAuthentication,
+        ("monitoring.coreos.com/v1", "ServiceMonitor"): monitoring.ServiceMonitor,
+        ("monitoring.coreos.com/v1", "PodMonitor"): monitoring.PodMonitor,
+        ("monitoring.coreos.com/v1", "PrometheusRule"): monitoring.PrometheusRule,
+    }
+    return models.get((obj["apiVersion"], obj["kind"]))
+
+
+def without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+@variants
+def test_keda_and_prometheus_objects_match_their_crd_models(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    """The models are generated from the operators' CRDs. They ignore unknown fields, so the
+    object must also survive a round trip unchanged: a misspelt or mis-indented field would
+    be dropped and show up as a difference."""
+    checked = 0
+    for obj in renderings[variant].objects:
+        model = crd_model(obj)
+        if model is None:
+            continue
+        parsed = model.model_validate(obj)
+        dumped = without_nulls(parsed.model_dump(by_alias=True, exclude_none=True, mode="json"))
+        assert dumped == obj, f"{obj['kind']}/{obj['metadata']['name']} has fields its CRD lacks"
+        checked += 1
+    expected = {"default": 3, "minikube": 2, "aks": 6}[variant]
+    assert checked == expected, f"{checked} custom resources validated for {variant}"
+
+
+def test_keda_scales_each_worker_on_the_lag_of_every_topic_it_consumes(
+    renderings: dict[str, Rendering],
+) -> None:
+    for variant in ("minikube", "aks"):
+        rendering = renderings[variant]
+        partitions = chart_values(variant).get("kafkaPartitions", 12)
+        for app_id in WORKER_APP_IDS:
+            scaled = rendering.named("ScaledObject", f"todo-{app_id}")["spec"]
+            assert scaled["scaleTargetRef"] == {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": f"todo-{app_id}",
+            }
+            assert scaled["maxReplicaCount"] <= partitions
+            assert scaled["minReplicaCount"] >= 1, "jobs fire back on the app-id: keep one"
+            triggers = scaled["triggers"]
+            assert {t["type"] for t in triggers} == {"kafka"}
+            consumed = {s.topic for s in registry.subscriptions(app_id=app_id)}
+            assert {t["metadata"]["topic"] for t in triggers} == consumed
+            for trigger in triggers:
+                # Dapr's Kafka component names the consumer group after the app-id.
+                assert trigger["metadata"]["consumerGroup"] == app_id
+                assert trigger["metadata"]["allowIdleConsumers"] == "false"
+                assert int(trigger["metadata"]["lagThreshold"]) > 0
+        aks = rendering if variant == "aks" else renderings["aks"]
+        auth = aks.named("TriggerAuthentication", "todo-kafka")["spec"]
+        assert auth["azureKeyVault"]["podIdentity"]["provider"] == "azure-workload"
+        assert {s["name"] for s in auth["azureKeyVault"]["secrets"]} == {
+            "kafka-sasl-username",
+            "kafka-sasl-password",
+        }
+        for trigger in aks.named("ScaledObject", "todo-recurrence")["spec"]["triggers"]:
+            assert trigger["metadata"]["tls"] == "enable"
+            assert trigger["metadata"]["sasl"] == "scram_sha512"
+            assert trigger["authenticationRef"]["name"] == "todo-kafka"
+
+
+def test_metrics_have_a_port_of_their_own_that_the_ingress_never_routes(
+    renderings: dict[str, Rendering],
+) -> None:
+    for variant in ("default", "minikube", "aks"):
+        rendering = renderings[variant]
+        web = rendering.named("Deployment", "todo-web")
+        (container,) = containers(web)
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert env_of(container)["METRICS_PORT"] == str(ports["metrics"])
+        assert ports["metrics"] != ports["http"]
+        service = rendering.named("Service", "todo-web")
+        by_name = {p["name"]: p for p in service["spec"]["ports"]}
+        assert by_name["metrics"]["targetPort"] == "metrics"
+        for ingress in rendering.of_kind("Ingress"):
+            for rule in ingress["spec"]["rules"]:
+                for path in rule["http"]["paths"]:
+                    backend = path["backend"]["service"]
+                    assert (
+                        backend["port"] == {"name": "http"}
+                        or backend["port"].get("number") == by_name["http"]["port"]
+                    ), backend
+
+
+# --- NetworkPolicy: who may talk to whom ------------------------------------------------------
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        present = expression["key"] in labels
+        value = labels.get(expression["key"])
+        match expression["operator"]:
+            case "In":
+                ok = value in expression["values"]
+            case "NotIn":
+                ok = value not in expression["values"]
+            case "Exists":
+                ok = present
+            case _:
+                ok = not present
+        if not ok:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A pod or address at the other end: its namespace, its labels, or an IP."""
+
+    namespace: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    ip: str = ""
+
+
+def peer_matches(rule_peer: dict[str, Any], peer: Peer, own_namespace: str) -> bool:
+    if "ipBlock" in rule_peer:
+        if not peer.ip:
+            return False
+        block = rule_peer["ipBlock"]
+        address = ipaddress.ip_address(peer.ip)
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(c) for c in block.get("except", [])
+        )
+    if peer.ip:
+        return False
+    namespace_labels = {"kubernetes.io/metadata.name": peer.namespace}
+    if "namespaceSelector" in rule_peer:
+        if not selects(rule_peer["namespaceSelector"], namespace_labels):
+            return False
+    elif peer.namespace != own_namespace:
+        return False
+    return selects(rule_peer.get("podSelector", {}), dict(peer.labels))
+
+
+def port_matches(ports: list[dict[str, Any]] | None, port: int) -> bool:
+    return not ports or any(
+        p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports
+    )
+
+
+def allowed(
+    rendering: Rendering, direction: str, pod: dict[str, str], peer: Peer, port: int
+) -> bool:
+    """Whether the rendered policies let `pod` (labels, in the release namespace) send to
+    (Egress) or receive from (Ingress) `peer` on TCP `port`. A pod no policy of that direction
+    selects is open; once one selects it, some rule must allow the traffic."""
+    key = "egress" if direction == "Egress" else "ingress"
+    other = "to" if direction == "Egress" else "from"
+    selecting = [
+        p["spec"]
+        for p in rendering.of_kind("NetworkPolicy")
+        if direction in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], pod)
+    ]
+    if not selecting:
+        return True
+    for spec in selecting:
+        for rule in spec.get(key, []):
+            peers = rule.get(other)
+            peer_ok = not peers or any(peer_matches(r, peer, "todo") for r in peers)
+            if peer_ok and port_matches(rule.get("ports"), port):
+                return True
+    return False
+
+
+def pod_labels(rendering: Rendering, deployment: str) -> dict[str, str]:
+    labels: dict[str, str] = rendering.named("Deployment", deployment)["spec"]["template"][
+        "metadata"
+    ]["labels"]
+    return labels
+
+
+@pytest.mark.parametrize("variant", ["minikube", "aks"])
+def test_network_policies_allow_exactly_the_paths_the_platform_uses(
+    renderings: dict[str, Rendering], variant: str
+) -> None:
+    rendering = renderings[variant]
+    values = chart_values(variant)
+    policy = values["networkPolicy"]
+    web = pod_labels(rendering, "todo-web")
+    workers = [pod_labels(rendering, f"todo-{a}") for a in sorted(WORKER_APP_IDS)]
+    if policy["postgres"]["cidrs"]:
+        postgres = Peer(ip=str(ipaddress.ip_network(policy["postgres"]["cidrs"][0])[4]))
+    else:
+        postgres = Peer(namespace=policy["postgres"]["namespace"])
+    if policy["kafka"]["cidrs"]:
+        kafka = Peer(ip=str(ipaddress.ip_network(policy["kafka"]["cidrs"][0])[4]))
+    else:
+        kafka = Peer(namespace=policy["kafka"]["namespace"])
+    kafka_port = policy["kafka"]["ports"][0]
+    dapr_system = Peer(namespace="dapr-system", labels=(("app", "dapr-sentry"),))
+    prometheus = Peer(namespace="monitoring", labels=(("app", "prometheus"),))
+    ingress = Peer(namespace="ingress-nginx", labels=(("app", "ingress-nginx"),))
+    stranger = Peer(namespace="default", labels=(("app", "curl"),))
+    http_port = values["web"]["port"]
+    metrics_port = values["web"]["metricsPort"]
+
+    for pod in (web, *workers):
+        assert allowed(rendering, "Egress", pod, postgres, 5432)
+        # The sidecar reaches sentry (mTLS certificates), the scheduler and the operator.
+        for port in (50001, 50006, 6500):
+            assert allowed(rendering, "Egress", pod, dapr_system, port)
+        assert allowed(rendering, "Ingress", pod, prometheus, values["dapr"]["metricsPort"])
+        assert not allowed(rendering, "Ingress", pod, stranger, http_port)
+    for pod in workers:
+        # The workers' sidecars consume from the broker.
+        assert allowed(rendering, "Egress", pod, kafka, kafka_port)
+        assert allowed(rendering, "Ingress", pod, prometheus, values["workers"]["httpPort"])
+        assert not allowed(rendering, "Ingress", pod, ingress, values["workers"]["grpcPort"])
+    # The web pod's sidecar publishes what the outbox relay hands it: it needs the broker too.
+    assert allowed(rendering, "Egress", web, kafka, kafka_port)
+    assert allowed(rendering, "Ingress", web, ingress, http_port)
+    assert allowed(rendering, "Ingress", web, prometheus, metrics_port)
+    # The metrics port is for Prometheus only, and Prometheus gets nothing but metrics.
+    assert not allowed(rendering, "Ingress", web, ingress, metrics_port)
+    assert not allowed(rendering, "Ingress", web, prometheus, http_port)
+    assert not allowed(rendering, "Egress", web, stranger, 5432)
+    assert not allowed(rendering, "Egress", web, Peer(ip="203.0.113.9"), 5432)

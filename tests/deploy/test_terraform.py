@@ -91,7 +91,7 @@ def test_key_vault_uses_rbac_and_holds_the_app_secrets() -> None:
     assert {"django-secret-key", "database-password"} <= names
     roles = {r["role_definition_name"] for r in resources("azurerm_role_assignment").values()}
     assert "Key Vault Secrets User" in roles
-    credentials = one("azurerm_federated_identity_credential")
+    credentials = resources("azurerm_federated_identity_credential")["app"]
     assert "system:serviceaccount:" in credentials["subject"]
     assert "oidc_issuer_url" in credentials["issuer"]
 
@@ -143,3 +143,67 @@ def test_every_variable_and_output_is_described() -> None:
     assert {"acr_login_server", "key_vault_name", "app_identity_client_id", "database_url"} <= (
         outputs
     )
+
+
+def test_key_vault_is_reachable_from_the_pods_and_from_terraform() -> None:
+    """Pods resolve the vault to its private endpoint; Terraform writes secrets through the
+    firewall. With public access off, `apply` fails on the first secret it writes; without
+    the privatelink zone, pods resolve the public address and are refused."""
+    vault = one("azurerm_key_vault")
+    assert vault["public_network_access_enabled"] is True
+    acls = block(vault, "network_acls")
+    assert acls["default_action"] == "Deny"
+    assert acls["ip_rules"] == "${var.admin_cidrs}"
+    assert_private_dns("key_vault", "privatelink.vaultcore.azure.net")
+
+
+def test_registry_images_can_be_pulled_and_resolve_privately() -> None:
+    """Quarantine holds every pushed image until a scanner releases it; nothing here does."""
+    acr = one("azurerm_container_registry")
+    assert acr["quarantine_policy_enabled"] is False
+    assert_private_dns("acr", "privatelink.azurecr.io")
+
+
+def assert_private_dns(name: str, zone_name: str) -> None:
+    zone = resources("azurerm_private_dns_zone")[name]
+    assert zone["name"] == zone_name
+    link = resources("azurerm_private_dns_zone_virtual_network_link")[name]
+    assert link["private_dns_zone_name"] == f"${{azurerm_private_dns_zone.{name}.name}}"
+    assert link["virtual_network_id"] == "${azurerm_virtual_network.main.id}"
+    endpoint = resources("azurerm_private_endpoint")[name]
+    group = block(endpoint, "private_dns_zone_group")
+    assert group["private_dns_zone_ids"] == [f"${{azurerm_private_dns_zone.{name}.id}}"]
+    assert "azurerm_subnet.endpoints.id" in endpoint["subnet_id"]
+
+
+def test_github_signs_in_with_oidc_and_may_push_and_deploy() -> None:
+    credential = resources("azurerm_federated_identity_credential")["github"]
+    assert credential["issuer"] == "https://token.actions.githubusercontent.com"
+    assert credential["subject"].startswith("repo:${var.github_repository}:environment:")
+    assert credential["audience"] == ["api://AzureADTokenExchange"]
+    granted = {
+        (r["role_definition_name"], r["scope"])
+        for r in resources("azurerm_role_assignment").values()
+        if "azurerm_user_assigned_identity.github" in r["principal_id"]
+    }
+    assert ("AcrPush", "${azurerm_container_registry.main.id}") in granted
+    cluster = "${azurerm_kubernetes_cluster.main.id}"
+    assert ("Azure Kubernetes Service Cluster User Role", cluster) in granted
+    assert ("Azure Kubernetes Service RBAC Cluster Admin", cluster) in granted
+
+
+def test_dapr_control_plane_is_installed_pinned_with_mtls_and_24h_certificates() -> None:
+    extension = one("azurerm_kubernetes_cluster_extension")
+    assert extension["extension_type"] == "Microsoft.Dapr"
+    assert extension["version"] == "${var.dapr_extension_version}"
+    variables = {k: v for b in load("variables.tf")["variable"] for k, v in b.items()}
+    assert variables["dapr_extension_version"]["default"].count(".") == 2
+    settings = extension["configuration_settings"]
+    assert settings["global.mtls.enabled"] == "true"
+    assert settings["global.mtls.workloadCertTTL"] == "24h"
+
+
+def test_keda_reads_the_kafka_credentials_as_a_federated_identity() -> None:
+    keda = resources("azurerm_federated_identity_credential")["keda"]
+    assert keda["subject"] == "system:serviceaccount:keda:keda-operator"
+    assert keda["parent_id"] == "${azurerm_user_assigned_identity.app.id}"

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from notifications_app.channels.push import reset_apps
 from notifications_app.models import Device, Reminder
+from planning.services import task_create
 from tasks_app.models import Task
-from tasks_app.services import task_create
 
 
 def free_port() -> int:

@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications_app.models import Device, Notification, Reminder
+from planning.services import task_create
 from tasks_app.models import Task
-from tasks_app.services import task_create
 from tests.conftest import create_task
 from webapp.events.models import OutboxEvent, ScheduledJob
 

@@ -8,9 +8,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from planning.services import task_create
 from recurrence_app.models import RecurringSeries, SeriesStatus
 from tasks_app.models import Task
-from tasks_app.services import task_create
 from webapp.events import topics
 from webapp.events.models import OutboxEvent
 

@@ -13,10 +13,10 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from prometheus_client import REGISTRY
 
+from planning.services import task_create
 from recurrence_app import materialise
 from recurrence_app.models import RecurringSeries
 from tasks_app.models import Task
-from tasks_app.services import task_create
 from webapp.events import topics
 from webapp.events.models import OutboxEvent, ScheduledJob
 from webapp.events.runtimes.inline import InlineRuntime, run_due_jobs

@@ -311,5 +311,8 @@ def test_series_reminder_edit_reaches_pending_instances(api: APIClient) -> None:
     assert response.json()["reminders"] == [{"before": "PT10M", "channels": ["in_app"]}]
     shown = api.get(f"/api/v1/tasks/{first['id']}/").json()
     assert [(r["before"], r["channels"]) for r in shown["reminders"]] == [("PT10M", ["in_app"])]
-    changes = events_of(topics.TASK_UPDATED, f"tasks/{first['id']}")[-1].envelope["data"]
-    assert "reminders" in changes["changes"]
+    # One event for the one action: the series' (the notifications worker, the reminders'
+    # owner, copies the templates onto the instances when it consumes it).
+    updated = events_of(topics.SERIES_UPDATED, f"series/{first['series']}")[-1].envelope["data"]
+    assert "reminders" in updated["changes"]
+    assert events_of(topics.TASK_UPDATED, f"tasks/{first['id']}") == []

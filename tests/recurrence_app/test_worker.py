@@ -11,10 +11,11 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 
+from planning.services import task_create
 from recurrence_app.handlers import APP_ID
 from recurrence_app.models import RecurringSeries
 from tasks_app.models import Status, Task
-from tasks_app.services import task_complete, task_create
+from tasks_app.services import task_complete
 from tests.fakes.dapr_sidecar import AppDriver, FakeDaprSidecar
 from webapp.events import topics
 from webapp.events.envelope import rfc3339

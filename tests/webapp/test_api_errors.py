@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from tasks_app.views import TaskViewSet
+from planning.views import TaskViewSet
 from tests.conftest import create_task
 from webapp.api import fallback
 

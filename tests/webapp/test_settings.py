@@ -32,7 +32,6 @@ def test_env_helpers_return_defaults_when_unset(monkeypatch: pytest.MonkeyPatch)
     assert env.env_float("UNSET_VALUE", 1.5) == 1.5
     assert env.env_list("UNSET_VALUE", ["a"]) == ["a"]
     assert env.env_choice("UNSET_VALUE", "x", ["x", "y"]) == "x"
-    assert env.env_path("UNSET_VALUE", Path("/srv")) == Path("/srv")
 
 
 def test_env_list_splits_on_commas_and_drops_blanks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,18 @@ class Conflict(DjangoValidationError):
     "choose another value"."""
 
 
+class NestedValidationError(DjangoValidationError):
+    """A validation error whose messages nest like the input did (`{"recurrence": {"rule":
+    [...]}}`), which Django's own cannot carry; the API answers with `detail` as it is."""
+
+    def __init__(self, detail: dict[str, Any]) -> None:
+        self.detail = detail
+        super().__init__({key: str(value) for key, value in detail.items()})
+
+
 def as_drf_validation_error(exc: DjangoValidationError) -> ValidationError:
+    if isinstance(exc, NestedValidationError):
+        return ValidationError(exc.detail)
     if hasattr(exc, "error_dict"):
         return ValidationError(exc.message_dict)
     return ValidationError({"non_field_errors": exc.messages})

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.paginator import InvalidPage, Page, Paginator
+from django.http import Http404
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+# The query parameters that choose a page rather than filter a list.
+PAGING_PARAMS = frozenset({"page", "page_size"})
+
+
+def check_page_size(size: int) -> int:
+    """`size` if it is a page size the API allows, else a 400 saying which ones it does."""
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationError({"page_size": [f"Must be between 1 and {MAX_PAGE_SIZE}."]})
+    return size
+
+
+def page_of(rows: Any, *, page: int, page_size: int) -> tuple[Page[Any], dict[str, Any]]:
+    """One page of `rows` and its facts (count, page, page_size, has_more), with the REST
+    list's checks and messages: a bad size is a 400, a page past the end a 404. For callers
+    that are not DRF list views (the MCP tools)."""
+    paginator = Paginator(rows, check_page_size(page_size))
+    try:
+        current = paginator.page(page)
+    except InvalidPage:
+        raise Http404("Invalid page.") from None
+    return current, {
+        "count": paginator.count,
+        "page": page,
+        "page_size": page_size,
+        "has_more": current.has_next(),
+    }
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -23,6 +53,4 @@ class PageNumberPagination(pagination.PageNumberPagination):
             size = int(raw)
         except ValueError:
             raise ValidationError({"page_size": ["Must be a whole number."]}) from None
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise ValidationError({"page_size": [f"Must be between 1 and {MAX_PAGE_SIZE}."]})
-        return size
+        return check_page_size(size)

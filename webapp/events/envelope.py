@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 
+from webapp.tracing import trace_context
+
 SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
 
@@ -36,4 +38,6 @@ def build_envelope(
         "datacontenttype": DATA_CONTENT_TYPE,
         "data": data,
         "partitionkey": partition_key,
+        # CloudEvents distributed tracing: the trace of the request (or event) that caused it.
+        **trace_context(),
     }

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from webapp.events.models import DeadLetter, ProcessedEvent
 from webapp.events.registry import Envelope, Subscription
+from webapp.tracing import handling_event
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def deliver_once(subscription: Subscription, envelope: Envelope) -> bool:
                 extra={"consumer": subscription.consumer, "event_id": envelope["id"]},
             )
             return False
-        subscription.handler(envelope)
+        with handling_event(envelope, subscription.consumer):
+            subscription.handler(envelope)
     return True
 
 
@@ -53,7 +55,8 @@ def deliver_together(subscription: Subscription, envelopes: list[Envelope]) -> b
             fresh = _mark_processed_many(subscription.consumer, [e["id"] for e in envelopes])
             for envelope in envelopes:
                 if envelope["id"] in fresh:
-                    subscription.handler(envelope)
+                    with handling_event(envelope, subscription.consumer):
+                        subscription.handler(envelope)
     except Exception as exc:
         logger.warning(
             "batch delivery failed; delivering one by one",

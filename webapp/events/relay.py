@@ -10,6 +10,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from webapp.events.models import OutboxEvent
+from webapp.events.notify import announce
 from webapp.events.runtime import EventRuntime
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def publish_pending(runtime: EventRuntime, *, batch_size: int = 200) -> int:
         )
         if not rows:
             return published
+        announce(rows)
         for row in rows:
             try:
                 runtime.publish(row)

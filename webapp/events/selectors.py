@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
@@ -83,6 +83,33 @@ def event_feed(
             user_id=user.pk, sequence__gt=after, sequence__lte=horizon
         ).order_by("sequence")[:limit]
     )
+
+
+def event_feeds(
+    *, positions: Collection[tuple[int, int]], limit: int = FEED_DEFAULT_LIMIT
+) -> dict[tuple[int, int], list[OutboxEvent]]:
+    """`event_feed` for many readers at once, keyed by `(user id, after)`: each list holds what
+    `event_feed(user=..., after=after, limit=limit)` would, from one settling wait and one
+    query. The event stream serves every wake-up of a web process this way.
+    """
+    feeds: dict[tuple[int, int], list[OutboxEvent]] = {key: [] for key in positions}
+    horizon = _settled_horizon()
+    wanted = [key for key in feeds if horizon is not None and key[1] < horizon]
+    if not wanted:
+        return feeds
+    rows = OutboxEvent.objects.raw(
+        "SELECT r.reader_user AS reader_user, r.reader_after AS reader_after, e.* "  # noqa: S608
+        "FROM unnest(%s::bigint[], %s::bigint[]) AS r(reader_user, reader_after) "
+        f"CROSS JOIN LATERAL (SELECT * FROM {_TABLE} AS o WHERE o.user_id = r.reader_user "
+        "AND o.sequence > r.reader_after AND o.sequence <= %s ORDER BY o.sequence LIMIT %s) "
+        "AS e ORDER BY e.sequence",
+        [[user for user, _ in wanted], [after for _, after in wanted], horizon, limit],
+    )
+    for event in rows:
+        # The reader's columns arrive as attributes of the row (raw() keeps unknown columns).
+        reader = (getattr(event, "reader_user"), getattr(event, "reader_after"))  # noqa: B009
+        feeds[reader].append(event)
+    return feeds
 
 
 def dead_letters_unreplayed(

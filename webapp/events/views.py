@@ -5,10 +5,10 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.api.request import AuthedRequest
 from webapp.events.selectors import FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT, event_feed
 from webapp.events.serializers import EventFeedQuerySerializer, EventFeedSerializer
 
@@ -38,7 +38,7 @@ class EventFeedView(APIView):
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="a message per bad parameter"),
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         unknown = set(request.query_params) - {"after", "limit"}
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
@@ -46,7 +46,7 @@ class EventFeedView(APIView):
         query.is_valid(raise_exception=True)
         after: int = query.validated_data["after"]
         events = event_feed(
-            user=request.user,  # type: ignore[arg-type]  # IsAuthenticated guarantees a user
+            user=request.user,
             after=after,
             limit=query.validated_data["limit"],
         )

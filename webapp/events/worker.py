@@ -41,7 +41,9 @@ logger = logging.getLogger(__name__)
 # CloudEvent attributes daprd moves out of the envelope into TopicEventRequest's own fields.
 _CORE_FIELDS = ("specversion", "id", "source", "type", "datacontenttype")
 # Attributes daprd adds to every event it delivers; they are not part of our envelope.
-_DAPR_ADDED = {"traceid", "traceparent", "tracestate", "topic", "pubsubname", "expiration"}
+# traceparent and tracestate are kept: our envelope carries them (webapp/tracing.py), and
+# daprd passes on the trace it continued, which the handler's logs then carry.
+_DAPR_ADDED = {"traceid", "topic", "pubsubname", "expiration"}
 # Calls daprd may have in flight at once (the SDK's default).
 WORKER_THREADS = 10
 # Seconds in-flight calls get to finish after SIGTERM (Kubernetes waits 30 s by default).

@@ -230,6 +230,17 @@ azure.workload.identity/use: "true"
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
+{{- with .Values.tracing }}
+# The app's own spans (webapp/tracing.py), to the Zipkin the sidecars' Configuration uses.
+- name: OTEL_ENABLED
+  value: {{ .enabled | quote }}
+{{- if .enabled }}
+- name: OTEL_EXPORTER_ZIPKIN_ENDPOINT
+  value: {{ required "tracing.zipkinEndpoint is required when tracing.enabled" .zipkinEndpoint | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .samplingRate | quote }}
+{{- end }}
+{{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
 - name: {{ $name }}
   value: {{ $value | quote }}

@@ -29,6 +29,7 @@ from prometheus_client import Counter
 from webapp.events.dapr_client import make_client, sidecar_problem
 from webapp.events.envelope import rfc3339
 from webapp.events.models import OutboxEvent
+from webapp.events.notify import announce
 from webapp.events.relay import mark_failed, mark_published
 from webapp.events.runtime import EventRuntime
 
@@ -177,6 +178,7 @@ class DaprRuntime(EventRuntime):
             )
             if not rows:
                 break
+            announce(rows)  # the event streams (notify.py)
             for row in rows:
                 if self._stopping.is_set():
                     break

@@ -32,6 +32,7 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from webapp.events.models import OutboxEvent, ScheduledJob
+from webapp.events.notify import announce
 from webapp.events.registry import subscriptions
 from webapp.events.relay import (
     mark_failed,
@@ -205,6 +206,7 @@ class LocalRuntime(EventRuntime):
                 in_flight = list(self._in_flight)
             # One query a pass: the pending rows not already handed to a partition.
             rows = pending_rows_after(after, excluding=in_flight, limit=RELAY_SCAN)
+            announce(rows)  # the event streams (notify.py)
             for row in rows:
                 with self._lock:
                     self._in_flight.add(row.sequence)

@@ -1,17 +1,23 @@
-"""API shapes of tasks. Validation of shape only; the rules live in services."""
+"""API shapes that span apps: a task with its reminders and recurrence, a series edit with its
+reminder templates. Shape only: the services check the rules (a recurring task needs a due
+date, the rule must have a future occurrence) and their errors reach the client unchanged."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from notifications_app.serializers import ReminderInputSerializer, ReminderSerializer
-from recurrence_app.serializers import RecurrenceInputSerializer, check_recurrence
+from notifications_app.serializers import (
+    ReminderInputSerializer,
+    ReminderSerializer,
+    ReminderTemplateSerializer,
+)
+from recurrence_app.serializers import RecurrenceInputSerializer
+from recurrence_app.serializers import SeriesUpdateSerializer as SeriesFieldsSerializer
 from tasks_app.fields import TagField, TitleField
-from tasks_app.models import Priority, Status, Task
+from tasks_app.models import Priority, Task
 from tasks_app.validation import DESCRIPTION_MAX, DUE_AT_RANGE, MAX_TAGS, due_at_in_range
 from webapp.api.serializers import NamedChoiceField, ReadModelSerializer, StrictSerializer
 
@@ -99,18 +105,11 @@ class TaskWriteSerializer(StrictSerializer):
 class TaskCreateSerializer(TaskWriteSerializer):
     recurrence = RecurrenceInputSerializer(required=False)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("recurrence") and not attrs.get("due_at"):
-            raise serializers.ValidationError({"due_at": ["A recurring task needs a due date."]})
-        if attrs.get("recurrence"):
-            check_recurrence(attrs["recurrence"], dtstart=attrs["due_at"])
-        return attrs
-
 
 class TaskUpdateSerializer(TaskWriteSerializer):
     title = TitleField(required=False)
     read_only_names: tuple[str, ...] = (*TaskWriteSerializer.read_only_names, "recurrence")
 
 
-class TaskStatusSerializer(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(choices=Status.choices)
+class SeriesUpdateSerializer(SeriesFieldsSerializer):
+    reminders = ReminderTemplateSerializer(many=True, required=False)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from rest_framework.routers import SimpleRouter
 
-from recurrence_app.views import SeriesViewSet
+from planning.views import SeriesViewSet, TaskViewSet
 
 router = SimpleRouter()
+router.register("tasks", TaskViewSet, basename="task")
 router.register("series", SeriesViewSet, basename="series")
 
 urlpatterns = router.urls
