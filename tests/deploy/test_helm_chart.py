@@ -17,6 +17,7 @@ from django.urls import Resolver404, resolve
 from tests.deploy.conftest import CHART, VARIANTS, Rendering, helm_args, render, run, tool
 from webapp import probes
 from webapp.events import registry
+from webapp.events.notify import STREAM_CONNECTIONS_PER_PROCESS
 from webapp.events.worker import WORKER_THREADS
 
 KUBERNETES_VERSION = "1.33.0"
@@ -42,7 +43,8 @@ variants = pytest.mark.parametrize("variant", sorted(VARIANTS))
 WEB_SERVER_ENV = {
     "WEB_CONCURRENCY": "1",
     "WEB_THREADS": "4",
-    "DATABASE_POOL_MAX_SIZE": "5",
+    "MCP_TOOL_THREADS": "2",
+    "DATABASE_POOL_MAX_SIZE": "7",
     "DATABASE_POOL_TIMEOUT": "5",
 }
 
@@ -120,7 +122,8 @@ def connections_at_full_scale(rendering: Rendering, values: dict[str, Any]) -> d
         env = env_of(containers(deployment)[0])
         app_id = dapr_app_id(deployment)
         if app_id == "webapp":
-            pooled = int(env["WEB_CONCURRENCY"] or 0) * int(env["DATABASE_POOL_MAX_SIZE"] or 0)
+            per_process = int(env["DATABASE_POOL_MAX_SIZE"] or 0) + STREAM_CONNECTIONS_PER_PROCESS
+            pooled = int(env["WEB_CONCURRENCY"] or 0) * per_process
             per_pod = pooled + values["dapr"]["stateStoreMaxConnections"]
         else:
             per_pod = WORKER_THREADS + 1 + 1
@@ -237,8 +240,9 @@ def test_web_serves_with_manage_py_web_and_its_process_model(
     assert web["command"] == ["python", "manage.py", "web", *listen]
     env = env_of(web)
     assert {name: env.get(name) for name in WEB_SERVER_ENV} == WEB_SERVER_ENV
-    # A pooled connection per request thread plus one for the relay thread.
-    assert int(env["DATABASE_POOL_MAX_SIZE"] or 0) == int(env["WEB_THREADS"] or 0) + 1
+    # A pooled connection per request thread and MCP tool thread, plus one for the relay.
+    threads = int(env["WEB_THREADS"] or 0) + int(env["MCP_TOOL_THREADS"] or 0)
+    assert int(env["DATABASE_POOL_MAX_SIZE"] or 0) == threads + 1
     # uvicorn trusts X-Forwarded-* from these addresses (it used to be --proxy-headers).
     assert env["FORWARDED_ALLOW_IPS"] == "*"
 

@@ -29,6 +29,9 @@ from webapp.events.models import OutboxEvent
 logger = logging.getLogger(__name__)
 
 STREAM_CHANNEL = "todo_events"
+# Connections a web process holds outside its pool once it serves a stream: the LISTEN
+# connection and the one holding the per-user stream slots (stream_slots.py).
+STREAM_CONNECTIONS_PER_PROCESS = 2
 # Seconds between attempts to (re)connect the listening connection.
 RECONNECT_SECONDS = 1.0
 # Shown in pg_stat_activity: one per web process that has served a stream.

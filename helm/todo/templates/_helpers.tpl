@@ -68,7 +68,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $budget := include "todo.connectionBudget" . | fromYaml -}}
 {{- if gt (int $budget.total) (int $budget.available) -}}
 {{- $web := .Values.web.server -}}
-{{- fail (printf "database connection budget exceeded: at full scale the release can hold %d PostgreSQL connections (web %d pods x (%d processes x %d pooled + %d state store) = %d, recurrence %d pods x %d = %d, notifications %d pods x %d = %d, reserve %d) but the server lets it open %d (database.maxConnections %d - database.serverReservedConnections %d). Lower the maxReplicas, web.server.concurrency or web.server.poolMaxSize, or raise database.maxConnections along with the server's max_connections." (int $budget.total) (int $budget.web.pods) (int $web.concurrency) (int $web.poolMaxSize) (int .Values.dapr.stateStoreMaxConnections) (int $budget.web.total) (int $budget.recurrence.pods) (int $budget.recurrence.perPod) (int $budget.recurrence.total) (int $budget.notifications.pods) (int $budget.notifications.perPod) (int $budget.notifications.total) (int $budget.reserve) (int $budget.available) (int .Values.database.maxConnections) (int .Values.database.serverReservedConnections)) -}}
+{{- fail (printf "database connection budget exceeded: at full scale the release can hold %d PostgreSQL connections (web %d pods x (%d processes x (%d pooled + 2 stream) + %d state store) = %d, recurrence %d pods x %d = %d, notifications %d pods x %d = %d, reserve %d) but the server lets it open %d (database.maxConnections %d - database.serverReservedConnections %d). Lower the maxReplicas, web.server.concurrency or web.server.poolMaxSize, or raise database.maxConnections along with the server's max_connections." (int $budget.total) (int $budget.web.pods) (int $web.concurrency) (int $web.poolMaxSize) (int .Values.dapr.stateStoreMaxConnections) (int $budget.web.total) (int $budget.recurrence.pods) (int $budget.recurrence.perPod) (int $budget.recurrence.total) (int $budget.notifications.pods) (int $budget.notifications.perPod) (int $budget.notifications.total) (int $budget.reserve) (int $budget.available) (int .Values.database.maxConnections) (int .Values.database.serverReservedConnections)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -106,7 +106,8 @@ one readiness probe at a time, and the notifications worker's delivery threads.
 {{- define "todo.connectionBudget" -}}
 {{- $v := .Values -}}
 {{- $webPods := int (include "todo.peakPods" (dict "replicas" $v.web.replicas "autoscaling" $v.web.autoscaling "maxSurge" (include "todo.webMaxSurge" .))) -}}
-{{- $webPerPod := add (mul (int $v.web.server.concurrency) (int $v.web.server.poolMaxSize)) (int $v.dapr.stateStoreMaxConnections) -}}
+{{- /* + 2 per process: the event stream's LISTEN and slot connections (webapp/events/notify.py) */ -}}
+{{- $webPerPod := add (mul (int $v.web.server.concurrency) (add (int $v.web.server.poolMaxSize) 2)) (int $v.dapr.stateStoreMaxConnections) -}}
 {{- $total := add (mul $webPods $webPerPod) (int $v.database.reserve) -}}
 web:
   pods: {{ $webPods }}
