@@ -37,7 +37,10 @@ def _locked(task: Task) -> Task:
     return Task.objects.select_for_update().get(pk=task.pk)
 
 
-@transaction.atomic
+# No savepoint when called inside a transaction (the composites in planning/ are): nothing
+# here is caught and retried, so a failure ends the caller's transaction anyway, and a
+# savepoint would cost a create two more round trips.
+@transaction.atomic(savepoint=False)
 def task_create(
     *,
     owner: User,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -146,6 +147,75 @@ class ReadModelSerializer(serializers.ModelSerializer[_MT]):
             cached = super().get_fields()
             owner._fields_once = cached  # type: ignore[attr-defined]
         return copy.deepcopy(cached)
+
+    def to_representation(self, instance: _MT) -> dict[str, Any]:
+        """What DRF's `to_representation` gives, with each field read by a plain function.
+
+        DRF walks each field's source path, catches the exceptions a path may raise and
+        dispatches on the field per attribute; for the fields of a stored row (text, numbers,
+        UTC times, a foreign key's id) a direct read gives the same value at a fraction of the
+        cost. A page of 50 tasks reads 750 attributes. Other fields go through DRF as before.
+        """
+        plan: list[tuple[str, Callable[[Any], Any]]] | None = self.__dict__.get("_plan")
+        if plan is None:
+            plan = [(str(f.field_name), _reader(f)) for f in self._readable_fields]
+            self._plan = plan
+        return {name: read(instance) for name, read in plan}
+
+
+def _reader(field: Field[Any, Any, Any, Any]) -> Callable[[Any], Any]:
+    """A function from an instance to `field`'s representation (see ReadModelSerializer)."""
+    plain = len(field.source_attrs) == 1 and field.source != "*"
+    name = field.source_attrs[0] if plain else ""
+    if plain and isinstance(field, serializers.PrimaryKeyRelatedField):
+        # The foreign key's own column: no related object is loaded to render its id.
+        attname = f"{name}_id"
+
+        def related_id(obj: Any) -> Any:
+            value = getattr(obj, attname)
+            return None if value is None else field.to_representation(_Pk(value))
+
+        return related_id
+    kind = type(field)
+    if plain and kind in _DIRECT:
+        convert = _DIRECT[kind]
+
+        def direct(obj: Any) -> Any:
+            value = getattr(obj, name)
+            return None if value is None else convert(value)
+
+        return direct
+    if plain and isinstance(field, UtcDateTimeField | NamedChoiceField):
+
+        def own(obj: Any) -> Any:
+            value = getattr(obj, name)
+            return None if value is None else field.to_representation(value)
+
+        return own
+
+    def through_drf(obj: Any) -> Any:
+        attribute = field.get_attribute(obj)
+        return None if attribute is None else field.to_representation(attribute)
+
+    return through_drf
+
+
+class _Pk:
+    """Stands in for a related object whose primary key is all a PrimaryKeyRelatedField reads."""
+
+    __slots__ = ("pk",)
+
+    def __init__(self, pk: Any) -> None:
+        self.pk = pk
+
+
+# Fields whose representation is a plain conversion of the stored value, as DRF's own.
+_DIRECT: dict[type[Field[Any, Any, Any, Any]], Callable[[Any], Any]] = {
+    serializers.CharField: str,
+    serializers.UUIDField: str,
+    serializers.IntegerField: int,
+    serializers.BooleanField: bool,
+}
 
 
 class StrictQuerySerializer(StrictSerializer):
