@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from webapp.events.guard import Outcome, deliver_once, record_dead_letter
@@ -157,10 +156,15 @@ def retry_due(
     for head in ParkedDelivery.objects.raw(_DUE_HEADS_SQL, [names, moment, limit]):
         if accept is None or accept(head.partition_key):
             outcomes.extend(_drain(head))
-    next_at = ParkedDelivery.objects.filter(consumer__in=names).aggregate(
-        next_at=Min("next_attempt_at")
-    )["next_at"]
-    return RetryPass(outcomes, next_at)
+    # Of the accepted groups only: a partition with none left knows its users have nothing
+    # parked (every group has a head with a time once its first try has failed).
+    waiting = ParkedDelivery.objects.filter(consumer__in=names, next_attempt_at__isnull=False)
+    times = [
+        at
+        for key, at in waiting.values_list("partition_key", "next_attempt_at")
+        if at is not None and (accept is None or accept(key))
+    ]
+    return RetryPass(outcomes, min(times, default=None))
 
 
 def _drain(head: ParkedDelivery) -> list[Outcome]:

@@ -51,7 +51,9 @@ def deliver_to_subscribers(row: OutboxEvent, *, park_failures: bool = False) -> 
     deliver_rows([row], park_failures=park_failures)
 
 
-def deliver_rows(rows: Sequence[OutboxEvent], *, park_failures: bool) -> bool:
+def deliver_rows(
+    rows: Sequence[OutboxEvent], *, park_failures: bool, schedule_empty: bool = False
+) -> bool:
     """Offer `rows` (in sequence order) to their subscribers, each of which takes every one.
 
     Each subscriber gets its share of the batch in one transaction (`deliver_together`), in
@@ -60,6 +62,9 @@ def deliver_rows(rows: Sequence[OutboxEvent], *, park_failures: bool) -> bool:
     serve), a failed event goes to the retry schedule and the user's later events for that
     subscriber wait behind it (retries.py), so no other user waits; without it (the inline
     runtime of the tests) the event is retried in place, then dead-lettered.
+
+    `schedule_empty` says the caller knows no event of these rows' users is parked (the
+    local runtime's partitions do), which spares the query that asks.
 
     On return every subscriber has processed, skipped (duplicate), parked or dead-lettered
     each row; the result says whether a failure was parked (a retry is now scheduled). An
@@ -72,7 +77,11 @@ def deliver_rows(rows: Sequence[OutboxEvent], *, park_failures: bool) -> bool:
             shares.setdefault(subscription.consumer, (subscription, []))[1].append(row)
     if not shares:
         return False
-    parked = parked_groups(partition_key(row.envelope) for row in rows) if park_failures else set()
+    parked = (
+        parked_groups(partition_key(row.envelope) for row in rows)
+        if park_failures and not schedule_empty
+        else set()
+    )
     known_before = len(parked)
     for subscription, share in shares.values():
         free: list[OutboxEvent] = []

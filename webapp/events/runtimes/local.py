@@ -206,11 +206,12 @@ class LocalRuntime(EventRuntime):
                 in_flight = list(self._in_flight)
             # One query a pass: the pending rows not already handed to a partition.
             rows = pending_rows_after(after, excluding=in_flight, limit=RELAY_SCAN)
-            announce(rows)  # the event streams (notify.py)
             for row in rows:
                 with self._lock:
                     self._in_flight.add(row.sequence)
                 self._queues[self._partition_of(row)].put(row)
+            # The event streams (notify.py), once the partitions have the rows in hand.
+            announce(rows)
             if len(rows) < RELAY_SCAN:
                 return
             after = rows[-1].sequence
@@ -266,7 +267,8 @@ class LocalRuntime(EventRuntime):
         close_old_connections()
         try:
             done = retry_due(
-                consumers=self._consumers, accept=lambda key: self._partition_of_key(key) == index
+                consumers=self._consumers,
+                accept=lambda key: self._partition_of_key(key) == index,
             )
         except Exception:
             logger.exception("retry pass failed; trying again shortly")
@@ -280,7 +282,10 @@ class LocalRuntime(EventRuntime):
         if not rows:
             return
         try:
-            parked_failure = deliver_rows(rows, park_failures=True)
+            # A partition with no retry due has nothing parked: no need to ask the schedule.
+            parked_failure = deliver_rows(
+                rows, park_failures=True, schedule_empty=self._retry_at[index] is None
+            )
         except Exception as exc:
             # Not a handler failure (those are parked) but e.g. the database going away:
             # back off and let the relay hand the rows over again.
