@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
+import uvicorn
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.db import connections
@@ -16,7 +20,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult
 
 from accounts_app.tokens import api_token_create
-from chatbot_app.mcp_server import build_server
+from chatbot_app.mcp_server import build_asgi_application, build_server
 from chatbot_app.principal import local_credential
 
 _server: MCPServer | None = None
@@ -85,3 +89,28 @@ def _close_tool_connections() -> Iterator[None]:
     """Tools run in Django's thread-sensitive executor; close its connection after each test."""
     yield
     anyio.run(sync_to_async(connections.close_all, thread_sensitive=True))
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """The web app (Django + /mcp) under uvicorn with lifespan on, as `manage.py serve` runs it."""
+    from webapp.asgi import django_application  # the web process's own set-up, when needed
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    app = build_asgi_application(django_application)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)  # waiting for a server thread to bind, not test logic
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import httpx
 import httpx2
-import pytest
-import uvicorn
 from django.contrib.auth.models import User
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from accounts_app.tokens import api_token_create, api_token_revoke
-from chatbot_app.mcp_server import build_asgi_application
 from tasks_app.models import Task
-from webapp.asgi import django_application
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """The web app (Django + /mcp) under uvicorn with lifespan on, as `manage.py serve` runs it."""
-    port = free_port()
-    app = build_asgi_application(django_application)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)  # waiting for a server thread to bind, not test logic
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def over_http(url: str, secret: str, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
