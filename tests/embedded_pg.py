@@ -6,7 +6,9 @@ already in the environment (an external server) is used as it is.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import pytest
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     session_dir = Path(tempfile.mkdtemp(prefix="todo-tests-"))
+    # Registered first, so it runs last: after the server's own exit hook has stopped it.
+    atexit.register(shutil.rmtree, session_dir, ignore_errors=True)
     os.environ["VAR_DIR"] = str(session_dir / "var")
     os.environ["TODO_EMBEDDED"] = "true"
     os.environ.setdefault("EVENT_RUNTIME", "inline")
