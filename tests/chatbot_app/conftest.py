@@ -25,6 +25,19 @@ from chatbot_app.principal import local_credential
 
 _server: MCPServer | None = None
 
+# A raw client's first request over streamable HTTP, for tests below the MCP client.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "curl", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
+
 
 def mcp_server() -> MCPServer:
     """One server for the whole run: building it is pure set-up, it keeps no per-test state."""

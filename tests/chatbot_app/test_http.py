@@ -13,6 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from accounts_app.tokens import api_token_create, api_token_revoke
 from tasks_app.models import Task
+from tests.chatbot_app.conftest import INITIALIZE, MCP_HEADERS
 
 
 def over_http(url: str, secret: str, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
@@ -58,19 +59,6 @@ def test_a_read_token_over_http_cannot_write(base_url: str, owner: User) -> None
 
     assert refused.is_error and "write" in refused.content[0].text
     assert not Task.objects.exists()
-
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "curl", "version": "1"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 
 def test_no_unknown_or_revoked_token_is_a_401(base_url: str, owner: User) -> None:

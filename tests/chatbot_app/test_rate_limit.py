@@ -15,20 +15,9 @@ from mcp.shared.exceptions import MCPError
 from rest_framework.test import APIClient
 
 from tasks_app.models import Task
-from tests.chatbot_app.conftest import token_for
+from tests.chatbot_app.conftest import INITIALIZE, MCP_HEADERS, token_for
 
 LIMIT = 6
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "curl", "version": "1"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 
 @pytest.fixture(autouse=True)
