@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from webapp import health, metrics
+from webapp import metrics
 from webapp.api import fallback
 
 api_v1 = [
@@ -15,12 +15,11 @@ api_v1 = [
     path("", include("webapp.events.urls")),
 ]
 
+# /healthz and /readyz are no routes: webapp.probes answers them ahead of the Host check.
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("app/", include("dashboard_app.urls")),
