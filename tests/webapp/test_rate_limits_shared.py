@@ -185,4 +185,5 @@ def test_one_users_limit_is_shared_by_two_server_processes(
     statuses = [status for _, status, _ in answers]
     assert statuses == [200] * 7 + [429] * 5, statuses
     assert {base for base, status, _ in answers if status == 200} == set(two_web_processes)
-    assert all(0 < int(headers["retry-after"]) <= 3600 for _, s, headers in answers if s == 429)
+    # Up to two periods: early in a window, the hits just counted still weigh on the next one.
+    assert all(0 < int(headers["retry-after"]) <= 2 * 3600 for _, s, headers in answers if s == 429)
