@@ -1,11 +1,12 @@
 """ASGI entry point of the web process: Django on a fixed thread pool, the MCP tools at /mcp.
 
-Django runs as a WSGI app inside a2wsgi's WSGIMiddleware: each request is handed once to one
-of WEB_THREADS long-lived threads and runs the whole synchronous middleware chain and view
-there. Django's own ASGI handler would instead start a thread per request and hop between the
-event loop and threads around every sync-only middleware; under load that hop dominated and
-left a connection behind per dead thread. The event loop keeps what is truly asynchronous:
-the MCP streamable-HTTP app, the event stream (webapp/events/stream.py), and lifespan.
+Django runs as a WSGI app behind webapp.wsgi_bridge: each request is handed once to one of
+WEB_THREADS long-lived threads, runs the whole synchronous middleware chain and view there,
+and its answer is handed back once. Django's own ASGI handler would instead start a thread per
+request and hop between the event loop and threads around every sync-only middleware; under
+load that hop dominated and left a connection behind per dead thread. The event loop keeps
+what is truly asynchronous: the MCP streamable-HTTP app, the event stream
+(webapp/events/stream.py), and lifespan.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ os.environ.setdefault("DATABASE_POOL", "true")
 # So pg_stat_activity tells the web workers' connections from the others.
 os.environ.setdefault("DATABASE_APPLICATION_NAME", "todo-web")
 
-from a2wsgi import WSGIMiddleware
 from django.conf import settings
 
 from webapp.wsgi import application as wsgi_application
+from webapp.wsgi_bridge import WsgiBridge
 
-django_application = WSGIMiddleware(
+django_application = WsgiBridge(
     wsgi_application,  # type: ignore[arg-type]
-    workers=settings.WEB_THREADS,
-    send_queue_size=10,
+    threads=settings.WEB_THREADS,
+    max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
 )
 
 # Imported once Django is set up: the tools use the ORM and the REST serializers.

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.webapp.test_serve import serving
+from tests.webapp.test_serve import ROOT, serving
 
 POOL_MAX = 2
 WORKERS = 1
@@ -153,3 +153,27 @@ def test_metrics_are_summed_over_the_worker_processes(served: Served) -> None:
 
     assert 'django_http_requests_total_by_method_total{method="GET"}' in text
     assert "todo_outbox_pending_events" in text
+
+
+@pytest.mark.slow
+def test_bodies_and_streamed_files_cross_the_wsgi_bridge_whole(served: Served) -> None:
+    """POST bodies reach Django, an oversized one gets the API's 413, a static file (a
+    streaming answer) arrives byte for byte."""
+    status, _, created = call(
+        f"{served.base}/api/v1/tasks/", method="POST", body={"title": "é" * 200}, token=served.token
+    )
+    assert status == 201 and created["title"] == "é" * 200
+
+    limit = 2_621_440  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    status, _, refused = call(
+        f"{served.base}/api/v1/tasks/",
+        method="POST",
+        body={"title": "x", "description": "y" * limit},
+        token=served.token,
+    )
+    assert status == 413 and refused["detail"] == f"Request body is larger than {limit} bytes."
+
+    static = ROOT / "dashboard_app" / "static" / "dashboard_app" / "htmx.min.js"
+    with urllib.request.urlopen(f"{served.base}/static/dashboard_app/htmx.min.js") as answer:  # noqa: S310
+        assert answer.status == 200
+        assert answer.read() == static.read_bytes()

@@ -132,7 +132,9 @@ class ReadModelSerializer(serializers.ModelSerializer[_MT]):
     DRF introspects the model (field classes, their arguments and validators) each time a
     ModelSerializer is made: answering with one task spent a fifth of the request's CPU there.
     That depends only on the class, so it is done once and each instance gets a copy, made
-    the way DRF copies declared fields.
+    the way DRF copies declared fields. An answer is rendered by a plan made once per class
+    (see `to_representation`), so a serializer that only renders never copies its fields.
+    What a ReadModelSerializer renders must not depend on its context.
     """
 
     serializer_field_mapping = {
@@ -155,11 +157,15 @@ class ReadModelSerializer(serializers.ModelSerializer[_MT]):
         dispatches on the field per attribute; for the fields of a stored row (text, numbers,
         UTC times, a foreign key's id) a direct read gives the same value at a fraction of the
         cost. A page of 50 tasks reads 750 attributes. Other fields go through DRF as before.
+
+        The plan depends only on the class, so it is made once, from fields bound to an
+        instance of its own: no request's serializer (or context) is kept alive by it.
         """
-        plan: list[tuple[str, Callable[[Any], Any]]] | None = self.__dict__.get("_plan")
+        owner = type(self)
+        plan: list[tuple[str, Callable[[Any], Any]]] | None = owner.__dict__.get("_plan_once")
         if plan is None:
-            plan = [(str(f.field_name), _reader(f)) for f in self._readable_fields]
-            self._plan = plan
+            plan = [(str(f.field_name), _reader(f)) for f in owner()._readable_fields]
+            owner._plan_once = plan  # type: ignore[attr-defined]
         return {name: read(instance) for name, read in plan}
 
 
