@@ -191,7 +191,14 @@ def _reader(field: Field[Any, Any, Any, Any]) -> Callable[[Any], Any]:
             return None if value is None else convert(value)
 
         return direct
-    if plain and isinstance(field, UtcDateTimeField | NamedChoiceField):
+    # Stored values (never methods DRF would call), so only the field's own conversion is left.
+    if plain and isinstance(
+        field,
+        UtcDateTimeField
+        | serializers.ChoiceField
+        | serializers.ListField
+        | serializers.ListSerializer,
+    ):
 
         def own(obj: Any) -> Any:
             value = getattr(obj, name)
