@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -27,6 +28,7 @@ from planning.serializers import (
     TaskSerializer,
     TaskUpdateSerializer,
 )
+from planning.task_json import as_json
 from recurrence_app import services as series_services
 from recurrence_app.models import RecurringSeries
 from recurrence_app.selectors import series_get, series_occurrences, series_queryset
@@ -46,7 +48,12 @@ from tasks_app.selectors import (
     with_reminders,
 )
 from tasks_app.validation import TAG_CHARACTERS
-from webapp.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGING_PARAMS
+from webapp.api.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PAGING_PARAMS,
+    PageNumberPagination,
+)
 from webapp.api.request import AuthedRequest, AuthedView
 from webapp.api.serializers import ErrorSerializer
 
@@ -134,12 +141,16 @@ class TaskViewSet(AuthedView, viewsets.GenericViewSet[Task]):
     def get_object(self) -> Task:
         return task_get(user=self.request.user, task_id=self.kwargs["pk"])
 
-    def list(self, request: AuthedRequest) -> Response:
+    def list(self, request: AuthedRequest) -> HttpResponse:
         filters = request.query_params.copy()
         for name in PAGING_PARAMS:
             filters.pop(name, None)
-        page = self.paginate_queryset(task_list(user=request.user, filters=filters))
-        return self.get_paginated_response(TaskSerializer(page, many=True).data)
+        # Each task's JSON comes rendered from the database (planning/task_json.py).
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            as_json(task_list(user=request.user, filters=filters)), request, view=self
+        )
+        return paginator.get_paginated_json_response(page or [])
 
     def create(self, request: AuthedRequest) -> Response:
         serializer = TaskCreateSerializer(data=request.data)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.paginator import InvalidPage, Page, Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -54,3 +55,20 @@ class PageNumberPagination(pagination.PageNumberPagination):
         except ValueError:
             raise ValidationError({"page_size": ["Must be a whole number."]}) from None
         return check_page_size(size)
+
+    def get_paginated_json_response(self, rendered: list[str]) -> HttpResponse:
+        """The page's answer, as get_paginated_response gives it, for results that are JSON
+        texts already (rendered by the database): they are joined, not parsed and rendered."""
+        if self.page is None:
+            raise RuntimeError("paginate_queryset comes first")
+        head = json.dumps(
+            {
+                "count": self.page.paginator.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        body = f'{head[:-1]},"results":[{",".join(rendered)}]}}'
+        return HttpResponse(body, content_type="application/json")
