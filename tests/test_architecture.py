@@ -8,6 +8,7 @@ which model, and that no import hides inside a function to dodge a cycle.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,10 +60,25 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+# Raw SQL that changes rows; a module naming a model's table only in SELECTs reads it.
+SQL_WRITE = re.compile(r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\b", re.IGNORECASE)
+
+
+def _writes_sql(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and SQL_WRITE.search(node.value)
+        for node in ast.walk(tree)
+    )
+
+
 def _writes(tree: ast.Module) -> Iterator[tuple[str, int]]:
-    """(model, line) for each write: through the manager, on an instance, or in raw SQL."""
+    """(model, line) for each write: through the manager, on an instance, or in raw SQL (a
+    model's table named in a module with an INSERT, UPDATE or DELETE)."""
+    writes_sql = _writes_sql(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr == "db_table":
+        if writes_sql and isinstance(node, ast.Attribute) and node.attr == "db_table":
             model = _root_name(node)
             if model in OWNERS:
                 yield model, node.lineno
@@ -105,3 +121,11 @@ def test_no_import_of_another_app_hides_in_a_function() -> None:
                     if top in (*DOMAIN, "chatbot_app") and top != own:
                         hidden.append(f"{path}:{node.lineno} imports {node.module}")
     assert hidden == []
+
+
+def test_a_table_named_beside_a_raw_write_counts_as_a_write_and_beside_a_select_does_not() -> None:
+    writing = ast.parse('SQL = f"UPDATE {Task._meta.db_table} SET title = %s"')
+    reading = ast.parse('SQL = f"SELECT id FROM {Task._meta.db_table} WHERE id = %s"')
+
+    assert [model for model, _ in _writes(writing)] == ["Task"]
+    assert list(_writes(reading)) == []

@@ -86,7 +86,8 @@ class WsgiBridge:
         iterable: Iterable[bytes] = self.app(environ, start_response)
         try:
             if not getattr(iterable, "streaming", False):
-                return started[0], started[1], b"".join(iterable)
+                body = b"".join(iterable)  # first: WSGI lets an app start its answer lazily
+                return started[0], started[1], body
 
             def hand_over(message: Any) -> None:
                 asyncio.run_coroutine_threadsafe(_sent(send, message), loop).result()

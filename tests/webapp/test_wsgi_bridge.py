@@ -174,3 +174,22 @@ def test_a_websocket_is_closed_politely() -> None:
     asyncio.run(bridge({"type": "websocket"}, receive, send))  # type: ignore[arg-type]
 
     assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
+def test_an_app_that_starts_its_answer_as_it_is_iterated_is_answered() -> None:
+    """WSGI lets an app call start_response when its body is first iterated."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"late"
+
+    sent, _ = serve(WsgiBridge(app, threads=1, max_body=None), scope())  # type: ignore[arg-type]
+
+    assert sent == [
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        },
+        {"type": "http.response.body", "body": b"late"},
+    ]
