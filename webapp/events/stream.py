@@ -20,7 +20,7 @@ order concurrent writers commit in, and a lost notification (the listener reconn
 a re-read, which LISTEN taking effect triggers.
 
 Held streams cost no request thread and no database connection: they are served here, on the
-event loop, ahead of Django (which runs on a fixed thread pool behind a2wsgi). Authentication
+event loop, ahead of Django (on a fixed thread pool behind webapp.wsgi_bridge). Authentication
 and feed reads are short synchronous calls on a small executor of their own
 (EVENT_STREAM_READ_THREADS) that borrow a pooled connection for the call and give it back.
 Feed reads are batched: one settling wait and one query serve every stream woken meanwhile.
