@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import pgbench_tps
+
 ROOT = Path(__file__).resolve().parent.parent
 LOAD_JS = ROOT / "bench" / "load.js"
 AUTOCANNON_MODULES = ROOT / ".tools" / "autocannon" / "node_modules"
@@ -257,7 +259,7 @@ def captured_script(workdir: Path, name: str, path: str, token: str) -> Path:
 
 
 def pgbench(bindir: Path, socket_dir: str, script: Path, clients: int, seconds: int) -> float:
-    result = subprocess.run(  # noqa: S603
+    return pgbench_tps(
         [
             str(bindir / "pgbench"),
             "-n",
@@ -274,15 +276,8 @@ def pgbench(bindir: Path, socket_dir: str, script: Path, clients: int, seconds: 
             "-f",
             str(script),
             "todo",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ]
     )
-    match = re.search(r"tps = ([\d.]+)", result.stdout)
-    if not match:
-        raise SystemExit(f"pgbench failed: {result.stdout}\n{result.stderr}")
-    return float(match.group(1))
 
 
 def autocannon(config: dict[str, Any], workdir: Path) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import statistics
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -32,3 +35,12 @@ def setup_django(workdir: Path, *, event_runtime: str, env: dict[str, str] | Non
 
 def percentile(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def pgbench_tps(command: Sequence[str]) -> float:
+    """Run pgbench (`command`, its binary first) and return the transactions a second it saw."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    match = re.search(r"tps = ([\d.]+)", result.stdout)
+    if not match:
+        raise SystemExit(f"pgbench failed: {result.stdout}\n{result.stderr}")
+    return float(match.group(1))

